@@ -1,0 +1,27 @@
+// Typed errors. Every error Kiln raises on bad input names the op, layer, file or field at fault,
+// so callers (CLI, demo) can show one clear line and tests can assert on the kind.
+
+/** Base class: `instanceof KilnError` separates our diagnosed failures from bugs. */
+export class KilnError extends Error {
+  override name = 'KilnError';
+}
+
+/** A tensor shape or op configuration that cannot work (raised before any GPU work). */
+export class ShapeError extends KilnError {
+  override name = 'ShapeError';
+}
+
+/** A file or byte buffer whose contents are malformed (CIFAR batch, safetensors, checkpoint). */
+export class FormatError extends KilnError {
+  override name = 'FormatError';
+}
+
+/** A model spec, CLI flag or option with a bad value. */
+export class ConfigError extends KilnError {
+  override name = 'ConfigError';
+}
+
+/** WebGPU is missing, no adapter was found, or the device reported an error. */
+export class GpuError extends KilnError {
+  override name = 'GpuError';
+}
