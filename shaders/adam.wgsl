@@ -1,0 +1,35 @@
+// One Adam step in place, in the order of operations torch.optim.Adam uses (so float32 results
+// track PyTorch's closely). Bias corrections depend only on the step number and are computed in
+// float64 on the host, as PyTorch does in Python.
+
+struct Adam {
+  count: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  weight_decay: f32,
+  step_size: f32,        // lr / (1 - beta1^t)
+  bias_c2_sqrt: f32,     // sqrt(1 - beta2^t)
+}
+
+@group(0) @binding(0) var<uniform> p: Adam;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+
+@compute @workgroup_size(WG)
+fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.count) { return; }
+  let g = grad[i] + p.weight_decay * param[i];
+  let mi = m[i] + (1.0 - p.beta1) * (g - m[i]);
+  let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
+  m[i] = mi;
+  v[i] = vi;
+  let denom = sqrt(vi) / p.bias_c2_sqrt + p.eps;
+  param[i] -= p.step_size * mi / denom;
+}

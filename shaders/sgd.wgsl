@@ -1,0 +1,31 @@
+// One SGD step in place, with PyTorch's semantics for weight decay, momentum, dampening and Nesterov.
+
+struct Sgd {
+  count: u32,
+  first_step: u32,   // the momentum buffer starts as the gradient itself, undamped
+  nesterov: u32,
+  has_momentum: u32,
+  lr: f32,
+  momentum: f32,
+  dampening: f32,
+  weight_decay: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Sgd;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> momentum_buf: array<f32>;
+
+@compute @workgroup_size(WG)
+fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.count) { return; }
+  var d = grad[i] + p.weight_decay * param[i];
+  if (p.has_momentum != 0u) {
+    var b = d;
+    if (p.first_step == 0u) { b = p.momentum * momentum_buf[i] + (1.0 - p.dampening) * d; }
+    momentum_buf[i] = b;
+    d = select(b, d + p.momentum * b, p.nesterov != 0u);
+  }
+  param[i] -= p.lr * d;
+}

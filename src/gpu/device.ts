@@ -1,0 +1,75 @@
+// Opening a WebGPU device, the same way in a browser and in Node (Dawn). The platform-specific part
+// is only *where the GPU object comes from* and *how to wait*; everything else is shared.
+import { GpuError } from '../errors.ts';
+
+/** What a caller may want from the adapter beyond the defaults. Unavailable extras are skipped. */
+export interface DeviceOptions {
+  /** Ask for `timestamp-query` when the adapter has it (for per-layer profiling). */
+  timestamps?: boolean;
+  powerPreference?: GPUPowerPreference;
+  label?: string;
+}
+
+/** Awaits a GPU promise. Node replaces this with a waiter that does not spin a core (see node.ts). */
+export type Waiter = <T>(p: Promise<T>) => Promise<T>;
+
+/** An open device plus the facts about it that tools print and kernels choose variants by. */
+export interface Gpu {
+  readonly device: GPUDevice;
+  readonly adapterInfo: GPUAdapterInfo;
+  /** One line for humans and logs, e.g. "swiftshader (Google, SwiftShader Device (Subzero))". */
+  readonly adapterName: string;
+  readonly isSoftware: boolean;
+  readonly hasTimestamps: boolean;
+  readonly wait: Waiter;
+  close(): void;
+}
+
+export function describeAdapter(info: GPUAdapterInfo): string {
+  const parts = [info.vendor, info.description || info.device].filter((s) => s && s.length > 0);
+  const arch = info.architecture || 'unknown';
+  return parts.length > 0 ? `${arch} (${parts.join(', ')})` : arch;
+}
+
+/**
+ * Opens a device on `gpu` (navigator.gpu in a browser, Dawn's GPU object in Node). No adapter is an
+ * error, never a silent fallback to something else.
+ */
+export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = {}, wait: Waiter = (p) => p): Promise<Gpu> {
+  if (!gpu) {
+    throw new GpuError('WebGPU is not available here (navigator.gpu is undefined). Use a browser with WebGPU ' +
+      'enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu) served over http://localhost or https.');
+  }
+  const adapter = await wait(gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' }));
+  if (!adapter) {
+    throw new GpuError('No WebGPU adapter was found. On Linux without a GPU, install Debian\'s chromium and ' +
+      'libvulkan1 so Dawn can use SwiftShader; in a browser, check chrome://gpu.');
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  const hasTimestamps = Boolean(options.timestamps) && adapter.features.has('timestamp-query');
+  if (hasTimestamps) requiredFeatures.push('timestamp-query');
+  // Take the adapter's larger buffer limits: the dataset lives on the GPU, and the defaults (128 MiB
+  // per binding) would cap it at ~43k CIFAR images.
+  const l = adapter.limits;
+  const requiredLimits: Record<string, number> = {
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+  };
+  const device = await wait(adapter.requestDevice({ label: options.label ?? 'kiln', requiredFeatures, requiredLimits }));
+  const adapterInfo = adapter.info;
+  const adapterName = describeAdapter(adapterInfo);
+  const isSoftware = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${adapterInfo.architecture} ${adapterInfo.description} ${adapterInfo.device}`)
+    || (adapterInfo as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return {
+    device, adapterInfo, adapterName, isSoftware, hasTimestamps, wait,
+    close: () => device.destroy(),
+  };
+}
+
+/** Opens the browser's WebGPU (navigator.gpu). */
+export function openBrowserDevice(options: DeviceOptions = {}): Promise<Gpu> {
+  const gpu = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
+  return openDevice(gpu, options);
+}

@@ -1,0 +1,80 @@
+// Conv2d (PyTorch semantics, weight [out, in, kh, kw]): shape checking, and the four dispatches of
+// its forward and backward passes. The input gradient reuses the transposed-convolution kernel.
+import type { Binding } from '../gpu/kernel.ts';
+import { ShapeError } from '../errors.ts';
+import convWgsl from '../../shaders/conv2d.wgsl?raw';
+import { convTransposeShader } from './conv_transpose2d.ts';
+import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
+
+export const conv2dShader = shader('conv2d', convWgsl);
+
+export interface Conv2dOptions { kernel: Pair; stride?: Pair; padding?: Pair }
+
+/** Everything a conv dispatch needs to know about sizes, checked once. */
+export interface ConvGeometry {
+  batch: number;
+  cIn: number;
+  cOut: number;
+  inSize: [number, number];
+  outSize: [number, number];
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+}
+
+export function conv2dGeometry(input: readonly number[], cOut: number, o: Conv2dOptions, op = 'conv2d'): ConvGeometry {
+  const [batch, cIn, h, w] = checkShape4(op, 'input', input);
+  const kernel = pair(op, 'kernel', o.kernel, 1);
+  const stride = pair(op, 'stride', o.stride ?? 1, 1);
+  const padding = pair(op, 'padding', o.padding ?? 0, 0);
+  if (!Number.isInteger(cOut) || cOut < 1) throw new ShapeError(`${op}: out channels must be ≥ 1, got ${cOut}`);
+  const outSize: [number, number] = [
+    Math.floor((h + 2 * padding[0] - kernel[0]) / stride[0]) + 1,
+    Math.floor((w + 2 * padding[1] - kernel[1]) / stride[1]) + 1,
+  ];
+  if (outSize[0] < 1 || outSize[1] < 1) {
+    throw new ShapeError(`${op}: input ${fmt(input)} with kernel ${fmt(kernel)}, stride ${fmt(stride)}, padding ` +
+      `${fmt(padding)} gives output ${outSize[0]}×${outSize[1]}, which is empty`);
+  }
+  return { batch, cIn, cOut, inSize: [h, w], outSize, kernel, stride, padding };
+}
+
+export const conv2dWeightShape = (g: ConvGeometry): Shape4 => [g.cOut, g.cIn, g.kernel[0], g.kernel[1]];
+export const conv2dOutputShape = (g: ConvGeometry): Shape4 => [g.batch, g.cOut, g.outSize[0], g.outSize[1]];
+
+/** The uniform struct shared by conv2d.wgsl and conv_transpose2d.wgsl. */
+export function convUniform(g: ConvGeometry, hasBias: boolean) {
+  return {
+    batch: g.batch, c_in: g.cIn, c_out: g.cOut, has_bias: hasBias ? 1 : 0,
+    in_size: g.inSize, out_size: g.outSize, kernel: g.kernel, stride: g.stride, pad: g.padding,
+  };
+}
+
+export function conv2dForward(device: GPUDevice, g: ConvGeometry, b: { x: Binding; w: Binding; bias?: Binding; y: Binding },
+  label = 'conv2d/forward'): Dispatch {
+  return makeDispatch(device, conv2dShader, 'forward', label, g.batch * g.cOut * g.outSize[0] * g.outSize[1],
+    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y });
+}
+
+/**
+ * dx = conv_transpose2d(dy, w): the transposed convolution with this conv's stride and padding maps
+ * the output grid back onto the input grid, and weight [out, in] is exactly its [in', out'] layout.
+ */
+export function conv2dBackwardInput(device: GPUDevice, g: ConvGeometry, b: { dy: Binding; w: Binding; dx: Binding },
+  label = 'conv2d/backward/dx'): Dispatch {
+  const t: ConvGeometry = { ...g, cIn: g.cOut, cOut: g.cIn, inSize: g.outSize, outSize: g.inSize };
+  return makeDispatch(device, convTransposeShader, 'forward', label, g.batch * g.cIn * g.inSize[0] * g.inSize[1],
+    convUniform(t, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx });
+}
+
+/** Weight gradient; `swap` reads the roles of x and g the other way round (for conv_transpose2d). */
+export function convGradWeight(device: GPUDevice, g: ConvGeometry, b: { x: Binding; dy: Binding; dw: Binding },
+  label = 'conv2d/backward/dw'): Dispatch {
+  return makeDispatch(device, conv2dShader, 'grad_weight', label, g.cOut * g.cIn * g.kernel[0] * g.kernel[1],
+    convUniform(g, false), { x: b.x, g: b.dy, dw: b.dw });
+}
+
+export function convGradBias(device: GPUDevice, g: ConvGeometry, b: { dy: Binding; db: Binding },
+  label = 'conv2d/backward/db'): Dispatch {
+  return makeDispatch(device, conv2dShader, 'grad_bias', label, g.cOut, convUniform(g, false), { g: b.dy, db: b.db });
+}

@@ -1,0 +1,65 @@
+// ConvTranspose2d (PyTorch semantics, weight [in, out, kh, kw], any stride, padding and output
+// padding). Its input gradient is an ordinary conv2d; its weight gradient is conv2d's weight
+// gradient with the roles of input and output gradient exchanged.
+import type { Binding } from '../gpu/kernel.ts';
+import { ShapeError } from '../errors.ts';
+import convTWgsl from '../../shaders/conv_transpose2d.wgsl?raw';
+import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
+import { conv2dShader, convGradBias, convGradWeight, convUniform, type ConvGeometry } from './conv2d.ts';
+
+export const convTransposeShader = shader('conv_transpose2d', convTWgsl);
+
+export interface ConvTranspose2dOptions { kernel: Pair; stride?: Pair; padding?: Pair; outputPadding?: Pair }
+
+export function convTranspose2dGeometry(input: readonly number[], cOut: number, o: ConvTranspose2dOptions,
+  op = 'conv_transpose2d'): ConvGeometry {
+  const [batch, cIn, h, w] = checkShape4(op, 'input', input);
+  const kernel = pair(op, 'kernel', o.kernel, 1);
+  const stride = pair(op, 'stride', o.stride ?? 1, 1);
+  const padding = pair(op, 'padding', o.padding ?? 0, 0);
+  const outPad = pair(op, 'outputPadding', o.outputPadding ?? 0, 0);
+  if (!Number.isInteger(cOut) || cOut < 1) throw new ShapeError(`${op}: out channels must be ≥ 1, got ${cOut}`);
+  if (outPad[0] >= stride[0] || outPad[1] >= stride[1]) {
+    throw new ShapeError(`${op}: outputPadding ${fmt(outPad)} must be smaller than stride ${fmt(stride)}`);
+  }
+  const outSize: [number, number] = [
+    (h - 1) * stride[0] - 2 * padding[0] + kernel[0] + outPad[0],
+    (w - 1) * stride[1] - 2 * padding[1] + kernel[1] + outPad[1],
+  ];
+  if (outSize[0] < 1 || outSize[1] < 1) {
+    throw new ShapeError(`${op}: input ${fmt(input)} with kernel ${fmt(kernel)}, stride ${fmt(stride)}, padding ` +
+      `${fmt(padding)} gives output ${outSize[0]}×${outSize[1]}, which is empty`);
+  }
+  return { batch, cIn, cOut, inSize: [h, w], outSize, kernel, stride, padding };
+}
+
+export const convTranspose2dWeightShape = (g: ConvGeometry): Shape4 => [g.cIn, g.cOut, g.kernel[0], g.kernel[1]];
+
+export function convTranspose2dForward(device: GPUDevice, g: ConvGeometry,
+  b: { x: Binding; w: Binding; bias?: Binding; y: Binding }, label = 'conv_transpose2d/forward'): Dispatch {
+  return makeDispatch(device, convTransposeShader, 'forward', label, g.batch * g.cOut * g.outSize[0] * g.outSize[1],
+    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y });
+}
+
+/**
+ * dx[n,ci,iy,ix] = sum dy[n,co,iy*s-p+ky, ix*s-p+kx] * w[ci,co,ky,kx]: a conv2d of dy with weight
+ * [ci, co] read as [out, in] — the layout needs no transposing.
+ */
+export function convTranspose2dBackwardInput(device: GPUDevice, g: ConvGeometry,
+  b: { dy: Binding; w: Binding; dx: Binding }, label = 'conv_transpose2d/backward/dx'): Dispatch {
+  const c: ConvGeometry = { ...g, cIn: g.cOut, cOut: g.cIn, inSize: g.outSize, outSize: g.inSize };
+  return makeDispatch(device, conv2dShader, 'forward', label, g.batch * g.cIn * g.inSize[0] * g.inSize[1],
+    convUniform(c, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx });
+}
+
+/** dw[ci,co,ky,kx] = sum x[n,ci,iy,ix] * dy[n,co,iy*s-p+ky, ix*s-p+kx]: conv2d's dw with x as "g". */
+export function convTranspose2dBackwardWeight(device: GPUDevice, g: ConvGeometry,
+  b: { x: Binding; dy: Binding; dw: Binding }, label = 'conv_transpose2d/backward/dw'): Dispatch {
+  const c: ConvGeometry = { ...g, cIn: g.cOut, cOut: g.cIn, inSize: g.outSize, outSize: g.inSize };
+  return convGradWeight(device, c, { x: b.dy, dy: b.x, dw: b.dw }, label);
+}
+
+export function convTranspose2dBackwardBias(device: GPUDevice, g: ConvGeometry, b: { dy: Binding; db: Binding },
+  label = 'conv_transpose2d/backward/db'): Dispatch {
+  return convGradBias(device, g, b, label);
+}

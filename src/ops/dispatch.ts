@@ -1,0 +1,79 @@
+// What every op hands back: ready-to-record dispatches. Uniforms and bind groups are made once,
+// when the op is planned; a training step only replays `record`.
+import { Kernel, type Binding } from '../gpu/kernel.ts';
+import commonWgsl from '../../shaders/common.wgsl?raw';
+import { ShapeError } from '../errors.ts';
+
+export interface Dispatch {
+  readonly label: string;
+  readonly kernel: Kernel;
+  readonly bindGroup: GPUBindGroup;
+  readonly invocations: number;
+  /** The uniform buffer, for ops whose scalars change between steps (optimizers). */
+  readonly uniform?: GPUBuffer;
+}
+
+export function record(pass: GPUComputePassEncoder, d: Dispatch): void {
+  d.kernel.dispatch(pass, d.bindGroup, d.invocations);
+}
+
+/** A shader source with a name for labels. */
+export interface Shader { readonly name: string; readonly code: string }
+
+/** Every kernel is its op's WGSL with the shared prelude (workgroup size, folded index) in front. */
+export function shader(name: string, code: string): Shader {
+  return { name, code: `${commonWgsl}\n${code}` };
+}
+
+/**
+ * Builds a dispatch: compiles (or reuses) the entry point, writes its uniform struct from `uniform`,
+ * and binds `buffers` by their WGSL names.
+ */
+export function makeDispatch(device: GPUDevice, src: Shader, entry: string, label: string, invocations: number,
+  uniform: UniformValues | null, buffers: Record<string, Binding>, overrides: Record<string, number> = {}): Dispatch {
+  const kernel = Kernel.get(device, src.code, entry, overrides, `${src.name}.${entry}`);
+  const all = { ...buffers };
+  const u = uniform ? kernel.uniformBuffer(`${label}.uniform`, uniform) : undefined;
+  if (u) all.p = u;
+  return { label, kernel, invocations, bindGroup: kernel.bindGroup(label, all), uniform: u };
+}
+
+export type UniformValues = Record<string, number | readonly number[]>;
+
+/** Rewrites a dispatch's uniform struct (queued; takes effect for work submitted after it). */
+export function writeUniform(device: GPUDevice, d: Dispatch, values: UniformValues): void {
+  if (!d.uniform) throw new Error(`${d.label} has no uniform buffer`);
+  device.queue.writeBuffer(d.uniform, 0, d.kernel.uniform.pack(values));
+}
+
+const placeholders = new WeakMap<GPUDevice, GPUBuffer>();
+/** A 4-byte storage buffer bound where an optional input (a missing bias) is not read. */
+export function placeholder(device: GPUDevice): GPUBuffer {
+  let b = placeholders.get(device);
+  if (!b) {
+    b = device.createBuffer({ label: 'kiln.placeholder', size: 16, usage: GPUBufferUsage.STORAGE });
+    placeholders.set(device, b);
+  }
+  return b;
+}
+
+export type Pair = number | readonly [number, number];
+export type Shape4 = readonly [number, number, number, number];
+
+/** PyTorch accepts an int or an (h, w) pair for kernel, stride and padding; so do we. */
+export function pair(op: string, field: string, v: Pair, min: number): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!Array.isArray(v) && typeof v !== 'number' || p.some((x) => !Number.isInteger(x) || x < min)) {
+    throw new ShapeError(`${op}: ${field} must be an integer ≥ ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+export function checkShape4(op: string, what: string, s: readonly number[]): Shape4 {
+  if (s.length !== 4 || s.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new ShapeError(`${op}: ${what} must be 4-D [N, C, H, W] with positive sizes, got [${s.join(', ')}]`);
+  }
+  return s as unknown as Shape4;
+}
+
+export const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;

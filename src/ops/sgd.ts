@@ -1,0 +1,29 @@
+// SGD (torch.optim.SGD semantics) applied in place. The uniform is rewritten per step only because
+// the first step seeds the momentum buffer differently.
+import type { Binding } from '../gpu/kernel.ts';
+import sgdWgsl from '../../shaders/sgd.wgsl?raw';
+import { makeDispatch, shader, writeUniform, type Dispatch } from './dispatch.ts';
+
+export const sgdShader = shader('sgd', sgdWgsl);
+
+export interface SgdOptions { lr: number; momentum?: number; dampening?: number; weightDecay?: number; nesterov?: boolean }
+
+function uniform(count: number, o: SgdOptions, step: number) {
+  const momentum = o.momentum ?? 0;
+  return {
+    count, first_step: step === 1 ? 1 : 0, nesterov: o.nesterov ? 1 : 0, has_momentum: momentum !== 0 ? 1 : 0,
+    lr: o.lr, momentum, dampening: o.dampening ?? 0, weight_decay: o.weightDecay ?? 0,
+  };
+}
+
+/** `momentum` must be a zero-initialised buffer of `count` floats (bound even when momentum is 0). */
+export function sgdStep(device: GPUDevice, count: number, o: SgdOptions,
+  b: { param: Binding; grad: Binding; momentum: Binding }, label = 'sgd/step'): Dispatch {
+  return makeDispatch(device, sgdShader, 'step', label, count, uniform(count, o, 1),
+    { param: b.param, grad: b.grad, momentum_buf: b.momentum });
+}
+
+/** Sets the scalars for step `step` (1-based), before the step's command buffer is submitted. */
+export function sgdPrepare(device: GPUDevice, d: Dispatch, count: number, o: SgdOptions, step: number): void {
+  writeUniform(device, d, uniform(count, o, step));
+}
