@@ -8,7 +8,7 @@ import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatc
 
 export const conv2dShader = shader('conv2d', convWgsl);
 
-export interface Conv2dOptions { kernel: Pair; stride?: Pair; padding?: Pair }
+export interface Conv2dOptions { stride?: Pair; padding?: Pair }
 
 /** Everything a conv dispatch needs to know about sizes, checked once. */
 export interface ConvGeometry {
@@ -22,12 +22,16 @@ export interface ConvGeometry {
   padding: [number, number];
 }
 
-export function conv2dGeometry(input: readonly number[], cOut: number, o: Conv2dOptions, op = 'conv2d'): ConvGeometry {
+/** Checks input [N, C, H, W] against weight [out, in, kh, kw] (as F.conv2d does) and sizes the output. */
+export function conv2dGeometry(input: readonly number[], weight: readonly number[], o: Conv2dOptions = {}, op = 'conv2d'): ConvGeometry {
   const [batch, cIn, h, w] = checkShape4(op, 'input', input);
-  const kernel = pair(op, 'kernel', o.kernel, 1);
+  const [cOut, wIn, kh, kw] = checkShape4(op, 'weight', weight);
+  if (wIn !== cIn) {
+    throw new ShapeError(`${op}: input ${fmt(input)} has ${cIn} channels but weight ${fmt(weight)} expects ${wIn}`);
+  }
+  const kernel: [number, number] = [kh, kw];
   const stride = pair(op, 'stride', o.stride ?? 1, 1);
   const padding = pair(op, 'padding', o.padding ?? 0, 0);
-  if (!Number.isInteger(cOut) || cOut < 1) throw new ShapeError(`${op}: out channels must be ≥ 1, got ${cOut}`);
   const outSize: [number, number] = [
     Math.floor((h + 2 * padding[0] - kernel[0]) / stride[0]) + 1,
     Math.floor((w + 2 * padding[1] - kernel[1]) / stride[1]) + 1,

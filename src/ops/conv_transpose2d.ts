@@ -9,16 +9,20 @@ import { conv2dShader, convGradBias, convGradWeight, convUniform, type ConvGeome
 
 export const convTransposeShader = shader('conv_transpose2d', convTWgsl);
 
-export interface ConvTranspose2dOptions { kernel: Pair; stride?: Pair; padding?: Pair; outputPadding?: Pair }
+export interface ConvTranspose2dOptions { stride?: Pair; padding?: Pair; outputPadding?: Pair }
 
-export function convTranspose2dGeometry(input: readonly number[], cOut: number, o: ConvTranspose2dOptions,
+/** Checks input [N, C, H, W] against weight [in, out, kh, kw] (as F.conv_transpose2d does) and sizes the output. */
+export function convTranspose2dGeometry(input: readonly number[], weight: readonly number[], o: ConvTranspose2dOptions = {},
   op = 'conv_transpose2d'): ConvGeometry {
   const [batch, cIn, h, w] = checkShape4(op, 'input', input);
-  const kernel = pair(op, 'kernel', o.kernel, 1);
+  const [wIn, cOut, kh, kw] = checkShape4(op, 'weight', weight);
+  if (wIn !== cIn) {
+    throw new ShapeError(`${op}: input ${fmt(input)} has ${cIn} channels but weight ${fmt(weight)} expects ${wIn}`);
+  }
+  const kernel: [number, number] = [kh, kw];
   const stride = pair(op, 'stride', o.stride ?? 1, 1);
   const padding = pair(op, 'padding', o.padding ?? 0, 0);
   const outPad = pair(op, 'outputPadding', o.outputPadding ?? 0, 0);
-  if (!Number.isInteger(cOut) || cOut < 1) throw new ShapeError(`${op}: out channels must be ≥ 1, got ${cOut}`);
   if (outPad[0] >= stride[0] || outPad[1] >= stride[1]) {
     throw new ShapeError(`${op}: outputPadding ${fmt(outPad)} must be smaller than stride ${fmt(stride)}`);
   }
