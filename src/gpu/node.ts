@@ -2,6 +2,7 @@
 // pointed at the SwiftShader Vulkan driver that Debian's chromium package ships, so the same code
 // runs on a laptop GPU, a datacenter GPU, or a bare CI box — and says which one it got.
 import { existsSync, readdirSync } from 'node:fs';
+import { create, globals } from 'webgpu';
 import { GpuError } from '../errors.ts';
 import { openDevice, type DeviceOptions, type Gpu, type Waiter } from './device.ts';
 
@@ -50,6 +51,8 @@ export const nodeWait: Waiter = async (p) => {
   }
 };
 
+// The Vulkan loader reads VK_ICD_FILENAMES when Dawn's first instance is created, not when the
+// module loads, so choosing the driver just before create() is early enough.
 // The GPU instance must stay referenced for as long as any device lives: if it is collected, later
 // awaits crash at random inside Dawn. One per process, created lazily.
 let instance: GPU | undefined;
@@ -57,7 +60,6 @@ let instance: GPU | undefined;
 export async function openNodeDevice(options: DeviceOptions = {}): Promise<Gpu> {
   if (!instance) {
     chooseVulkanDriver();
-    const { create, globals } = await import('webgpu');
     Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
     instance = create([]);
   }
