@@ -1,0 +1,27 @@
+// Builds a training batch on the GPU: picks records of the resident dataset by a GPU-side order
+// list and scales their bytes to floats. The dataset never leaves the GPU after its one upload.
+
+struct Gather {
+  batch: u32,
+  record_size: u32,  // bytes per record (C*H*W), also floats per image
+  base: u32,         // position of this batch's first record in `order`
+  order_len: u32,    // positions wrap around modulo this
+  divisor: f32,      // x = byte / divisor + shift: 255, 0 for [0, 1]; 127.5, −1 for [−1, 1]
+  shift: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Gather;
+@group(0) @binding(1) var<storage, read> pixels: array<u32>;  // the dataset's bytes, 4 per word
+@group(0) @binding(2) var<storage, read> order: array<u32>;   // record index per position
+@group(0) @binding(3) var<storage, read_write> x: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.batch * p.record_size) { return; }
+  let b = i / p.record_size;
+  let record = order[(p.base + b) % p.order_len];
+  let at = record * p.record_size + i % p.record_size;
+  let byte = (pixels[at / 4u] >> (8u * (at % 4u))) & 0xffu;
+  x[i] = f32(byte) / p.divisor + p.shift;
+}

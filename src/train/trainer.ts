@@ -1,0 +1,217 @@
+// The training loop's engine room: plans the step once, uploads the dataset once, then each step
+// writes a few scalars, encodes one command buffer from the prebuilt dispatches, and submits it.
+// Nothing is read back inside the loop; losses and timings arrive asynchronously.
+import { ConfigError, GpuError } from '../errors.ts';
+import type { Gpu } from '../gpu/device.ts';
+import { buildTrainingGraph, type OptimizerConfig, type TrainingGraph } from '../graph/autograd.ts';
+import type { StepContext } from '../graph/graph.ts';
+import { epochOrder, initParams } from '../nn/init.ts';
+import type { Model } from '../nn/spec.ts';
+import { record, type Dispatch } from '../ops/dispatch.ts';
+import type { DataRange } from '../ops/gather.ts';
+import { planStep, type Plan } from '../plan/plan.ts';
+import { PlanBuffers } from '../run/buffers.ts';
+import { LossReader, type LossCallback } from '../run/losses.ts';
+import { Profiler, type PassGroup } from '../run/profiler.ts';
+
+export interface Dataset { count: number; pixels: Uint8Array; source: string }
+
+export interface TrainerOptions {
+  batch: number;
+  optimizer: OptimizerConfig;
+  seed: number;
+  shuffle: boolean;
+  range?: DataRange;
+  profile?: boolean;
+  onLoss?: LossCallback;
+  /** Parameters by PyTorch name; missing ones are initialised as PyTorch would. */
+  init?: Map<string, Float32Array>;
+  label?: string;
+}
+
+/** The data range an output activation pairs with: Sigmoid's (0, 1) needs [0, 1] images. */
+export function defaultRange(model: Model): DataRange {
+  return model.outputActivation === 'tanh' ? '-1,1' : '0,1';
+}
+
+/** A warning when the data range cannot be produced by the output activation (the seed's mistake). */
+export function rangeWarning(model: Model, range: DataRange): string | undefined {
+  const act = model.outputActivation;
+  if (act === 'sigmoid' && range === '-1,1') {
+    return 'the model ends in Sigmoid, whose outputs lie in (0, 1), but the data is scaled to [−1, 1]: half of ' +
+      'every target is unreachable. Scale images to [0, 1] (the default) or end the model in Tanh.';
+  }
+  if (act === 'tanh' && range === '0,1') {
+    return 'the model ends in Tanh, whose outputs lie in (−1, 1), but the data is scaled to [0, 1]: use [−1, 1] ' +
+      'with Tanh, or end the model in Sigmoid.';
+  }
+  return undefined;
+}
+
+export class Trainer {
+  readonly tg: TrainingGraph;
+  readonly plan: Plan;
+  readonly buffers: PlanBuffers;
+  readonly range: DataRange;
+  readonly stepsPerEpoch: number;
+  /** Steps submitted so far (the next step is `step + 1`). */
+  step = 0;
+  private readonly dispatches: Dispatch[][];
+  private readonly losses: LossReader;
+  readonly profiler?: Profiler;
+  private readonly groups: PassGroup[];
+  private orderEpoch = -1;
+
+  constructor(readonly gpu: Gpu, readonly model: Model, readonly data: Dataset, readonly options: TrainerOptions) {
+    const { batch } = options;
+    const recordSize = model.spec.input.reduce((a, b) => a * b, 1);
+    if (data.pixels.length !== data.count * recordSize) {
+      throw new ConfigError(`${data.source}: records hold ${data.pixels.length / Math.max(1, data.count)} values, but the model input ` +
+        `[${model.spec.input.join(', ')}] needs ${recordSize}`);
+    }
+    if (!Number.isInteger(batch) || batch < 1) throw new ConfigError(`batch must be a positive integer, got ${batch}`);
+    if (data.count < batch) throw new ConfigError(`${data.source}: ${data.count} records are fewer than one batch of ${batch}`);
+    this.range = options.range ?? defaultRange(model);
+    this.stepsPerEpoch = Math.floor(data.count / batch);
+    const label = options.label ?? 'train';
+    this.tg = buildTrainingGraph(model, { batch, records: data.count, range: this.range, optimizer: options.optimizer, lossRing: 64 });
+    this.plan = planStep(this.tg.graph);
+    const device = gpu.device;
+    this.buffers = new PlanBuffers(device, this.plan, label);
+    this.dispatches = this.tg.graph.nodes.map((n) => n.build(device, this.buffers.at));
+    this.losses = new LossReader(device, this.persistent('loss'), gpu.wait, (s, l) => options.onLoss?.(s, l), 8, 4, `${label}/losses`);
+    if (this.losses.ring > 64) throw new Error('loss ring larger than planned');
+
+    // Upload once: the dataset's bytes (padded to whole words) and the parameters.
+    const bytes = new Uint8Array(Math.ceil(data.pixels.length / 4) * 4);
+    bytes.set(data.pixels);
+    device.queue.writeBuffer(this.persistent('dataset'), 0, bytes);
+    this.setParams(options.init ?? new Map(), options.seed);
+
+    this.groups = [];
+    this.tg.graph.nodes.forEach((n, i) => {
+      const name = `${n.layer}/${n.phase}`;
+      const last = this.groups[this.groups.length - 1];
+      if (last && last.name === name) last.nodes.push(i);
+      else this.groups.push({ name, phase: n.phase, nodes: [i] });
+    });
+    if (options.profile) {
+      if (!gpu.hasTimestamps) throw new GpuError(`profiling needs the 'timestamp-query' feature, which adapter ${gpu.adapterName} lacks`);
+      this.profiler = new Profiler(device, this.groups, gpu.wait, `${label}/profile`);
+    }
+  }
+
+  private persistent(name: string): GPUBuffer {
+    const t = this.tg.graph.tensors.find((x) => x.name === name && !x.view);
+    if (!t) throw new Error(`no tensor ${name}`);
+    return this.buffers.buffer(t.id);
+  }
+
+  /** Writes parameters: given ones by name (shapes checked), the rest freshly initialised from `seed`. */
+  setParams(given: Map<string, Float32Array>, seed = this.options.seed): void {
+    const fresh = initParams(this.model, seed);
+    const flat = new Float32Array(this.tg.layout.total);
+    for (const p of this.model.params) {
+      const v = given.get(p.name) ?? fresh.get(p.name)!;
+      const n = p.shape.reduce((a, b) => a * b, 1);
+      if (v.length !== n) throw new ConfigError(`parameter ${p.name}: expected ${n} values for shape [${p.shape.join(', ')}], got ${v.length}`);
+      flat.set(v, this.tg.layout.offsets.get(p.name)!);
+    }
+    this.gpu.device.queue.writeBuffer(this.persistent('params'), 0, flat);
+  }
+
+  get epoch(): number {
+    return Math.floor(this.step / this.stepsPerEpoch);
+  }
+
+  /** Which records step `step` (1-based) trains on, as positions into the epoch's order list. */
+  private batchBase(step: number): { base: number; epoch: number } {
+    const k = step - 1;
+    if (!this.options.shuffle) return { base: (k * this.options.batch) % this.data.count, epoch: 0 };
+    return { base: (k % this.stepsPerEpoch) * this.options.batch, epoch: Math.floor(k / this.stepsPerEpoch) };
+  }
+
+  /** The order list for `epoch`: file order without shuffling, else a seeded permutation. */
+  order(epoch: number): Uint32Array {
+    return this.options.shuffle ? epochOrder(this.data.count, this.options.seed, epoch) : Uint32Array.from({ length: this.data.count }, (_, i) => i);
+  }
+
+  /** Encodes and submits one training step. Resolves once it is queued, not when the GPU finishes. */
+  async trainStep(flushLosses = false): Promise<void> {
+    const device = this.gpu.device;
+    const step = this.step + 1;
+    const { base, epoch } = this.batchBase(step);
+    if (epoch !== this.orderEpoch) {
+      device.queue.writeBuffer(this.persistent('order'), 0, this.order(epoch));
+      this.orderEpoch = epoch;
+    }
+    await this.losses.reserve(step, flushLosses);
+    const ctx: StepContext = { step, batchBase: base, lossSlot: this.losses.slot(step) };
+    this.tg.graph.nodes.forEach((n, i) => n.perStep?.(device, this.dispatches[i]!, ctx));
+
+    const enc = device.createCommandEncoder({ label: `step ${step}` });
+    const stamp = this.profiler?.timestampWrites(0) !== undefined;
+    if (stamp) {
+      this.groups.forEach((g, gi) => {
+        const pass = enc.beginComputePass({ label: g.name, timestampWrites: this.profiler!.timestampWrites(gi) });
+        for (const i of g.nodes) for (const d of this.dispatches[i]!) record(pass, d);
+        pass.end();
+      });
+      this.profiler!.encode(enc, step);
+    } else {
+      const pass = enc.beginComputePass({ label: 'train step' });
+      for (const ds of this.dispatches) for (const d of ds) record(pass, d);
+      pass.end();
+    }
+    this.losses.encode(enc, step, flushLosses);
+    device.queue.submit([enc.finish()]);
+    this.losses.submitted();
+    this.profiler?.submitted();
+    this.step = step;
+  }
+
+  /** Waits for the GPU and for every scheduled loss and timing read. */
+  async drain(): Promise<void> {
+    await this.gpu.wait(this.gpu.device.queue.onSubmittedWorkDone());
+    await this.losses.drain();
+    await this.profiler?.drain();
+  }
+
+  /** Copies a flat persistent buffer back (parameters, optimizer state) — outside the loop only. */
+  async readFlat(name: string): Promise<Float32Array> {
+    const src = this.persistent(name);
+    const device = this.gpu.device;
+    const staging = device.createBuffer({ label: `read ${name}`, size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder({ label: `read ${name}` });
+    enc.copyBufferToBuffer(src, 0, staging, 0, src.size);
+    device.queue.submit([enc.finish()]);
+    await this.gpu.wait(staging.mapAsync(GPUMapMode.READ));
+    const out = new Float32Array(staging.getMappedRange().slice(0));
+    staging.destroy();
+    return out;
+  }
+
+  writeFlat(name: string, values: Float32Array): void {
+    this.gpu.device.queue.writeBuffer(this.persistent(name), 0, values);
+  }
+
+  /** Parameters by PyTorch name, in PyTorch's layouts. */
+  async params(): Promise<Map<string, Float32Array>> {
+    const flat = await this.readFlat('params');
+    return new Map(this.model.params.map((p) => {
+      const at = this.tg.layout.offsets.get(p.name)!;
+      return [p.name, flat.slice(at, at + p.shape.reduce((a, b) => a * b, 1))];
+    }));
+  }
+
+  /** Names of the optimizer's flat state buffers ('adam/m', 'adam/v' or 'sgd/momentum'). */
+  get stateNames(): string[] {
+    return this.options.optimizer.kind === 'adam' ? ['adam/m', 'adam/v'] : ['sgd/momentum'];
+  }
+
+  destroy(): void {
+    this.buffers.destroy();
+    this.losses.destroy();
+    this.profiler?.destroy();
+  }
+}

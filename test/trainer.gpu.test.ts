@@ -1,0 +1,65 @@
+// The whole planned training step against PyTorch: the same init weights and batch give the same
+// losses and the same weights after 1 SGD step, 3 SGD-momentum steps and 3 Adam steps.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseSafetensors } from '../src/io/safetensors.ts';
+import { buildModel, CAE_SPEC } from '../src/nn/spec.ts';
+import { Trainer } from '../src/train/trainer.ts';
+import type { OptimizerConfig } from '../src/graph/autograd.ts';
+import { gpu, scoped } from './gpu.ts';
+
+const load = (f: string) => parseSafetensors(new Uint8Array(readFileSync(new URL(`./fixtures/${f}`, import.meta.url))), f).tensors;
+const fb = load('cae_forward_backward.safetensors');
+const tr = load('cae_train.safetensors');
+const images = fb.get('images_u8')!;
+const pixels = Uint8Array.from(images.data);
+const model = buildModel(CAE_SPEC, 'cae');
+const init = new Map(model.params.map((p) => [p.name, tr.get(`init.${p.name}`)!.data]));
+
+async function train(optimizer: OptimizerConfig, steps: number) {
+  const g = await gpu();
+  const losses: number[] = [];
+  return scoped(g, async () => {
+    const t = new Trainer(g, model, { count: 8, pixels, source: 'fixture' }, {
+      batch: 8, optimizer, seed: 0, shuffle: false, init, onLoss: (s, l) => { losses[s - 1] = l; },
+    });
+    for (let i = 0; i < steps; i++) await t.trainStep(i === steps - 1);
+    await t.drain();
+    const params = await t.params();
+    t.destroy();
+    return { losses, params };
+  });
+}
+
+function expectLikeTorch(prefix: string, got: { losses: number[]; params: Map<string, Float32Array> }) {
+  const want = tr.get(`${prefix}.losses`)!.data;
+  expect(got.losses.length).toBe(want.length);
+  want.forEach((l, i) => expect(Math.abs(got.losses[i]! - l) / l, `loss ${i + 1}: ${got.losses[i]} vs ${l}`).toBeLessThan(1e-4));
+  for (const p of model.params) {
+    const w = tr.get(`${prefix}.after.${p.name}`)!.data;
+    const w0 = tr.get(`init.${p.name}`)!.data;
+    const v = got.params.get(p.name)!;
+    const largest = Math.max(...Array.from(w, Math.abs));
+    let worst = 0, update = 0, updateErr = 0;
+    for (let i = 0; i < w.length; i++) {
+      worst = Math.max(worst, Math.abs(v[i]! - w[i]!));
+      update = Math.max(update, Math.abs(w[i]! - w0[i]!));
+      updateErr = Math.max(updateErr, Math.abs((v[i]! - w0[i]!) - (w[i]! - w0[i]!)));
+    }
+    expect(worst, `${prefix} ${p.name}: max |Δ| ${worst} vs largest weight ${largest}`).toBeLessThanOrEqual(1e-4 * largest);
+    // The update itself (far smaller than the weights) must match too, or a wrong step could hide.
+    expect(updateErr, `${prefix} ${p.name}: update error ${updateErr} of update ${update}`).toBeLessThanOrEqual(0.02 * update + 1e-7);
+  }
+}
+
+describe('training steps equal PyTorch from the same start', () => {
+  it('1 SGD step (lr 0.01)', async () => {
+    expectLikeTorch('sgd', await train({ kind: 'sgd', options: { lr: 0.01 } }, 1));
+  });
+  it('3 SGD steps with momentum 0.9', async () => {
+    expectLikeTorch('sgdm', await train({ kind: 'sgd', options: { lr: 0.01, momentum: 0.9 } }, 3));
+  });
+  it('3 Adam steps (lr 1e-3, PyTorch defaults)', async () => {
+    expectLikeTorch('adam', await train({ kind: 'adam', options: { lr: 1e-3 } }, 3));
+  });
+});
