@@ -4,11 +4,6 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   root: 'demo',
   publicDir: false,
-  resolve: {
-    // wgsl_reflect's `main` is a CommonJS file inside a "type": "module" package, which Node refuses;
-    // its ES build works everywhere.
-    alias: [{ find: /^wgsl_reflect$/, replacement: 'wgsl_reflect/wgsl_reflect.module.js' }],
-  },
   server: { fs: { allow: ['..'] } },
   build: { outDir: '../dist/demo', emptyOutDir: true, target: 'es2022' },
   test: {

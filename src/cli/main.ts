@@ -2,11 +2,19 @@
 // statically (the Vite module runner that loads this file closes after the first import).
 import { KilnError } from '../errors.ts';
 import { openNodeDevice } from '../gpu/node.ts';
+import { bench, BENCH_HELP } from './bench.ts';
+import { train, TRAIN_HELP } from './train.ts';
 
 const USAGE = `usage: npm run kiln -- <command> [options]
 
 commands:
-  adapter   open the WebGPU adapter and print which one it is`;
+  train     train a model (default: the seed's autoencoder on the embedded sample)
+  bench     measure the training step on synthetic data
+  adapter   open the WebGPU adapter and print which one it is
+
+${TRAIN_HELP}
+
+${BENCH_HELP}`;
 
 async function adapter(): Promise<number> {
   const g = await openNodeDevice();
@@ -19,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd] = argv;
   try {
     switch (cmd) {
+      case 'train': return await train(argv.slice(1));
+      case 'bench': return await bench(argv.slice(1));
       case 'adapter': return await adapter();
       case undefined: case '-h': case '--help': console.log(USAGE); return cmd ? 0 : 2;
       default: console.error(`kiln: unknown command '${cmd}'\n${USAGE}`); return 2;

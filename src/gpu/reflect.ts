@@ -1,7 +1,7 @@
 // The WGSL is the single source of truth for how a kernel is bound: this file reads bind-group
 // layouts and uniform-struct layouts out of the shader text with wgsl_reflect, so no offset, size or
 // binding number is ever restated in TypeScript.
-import { WgslReflect, ResourceType, type VariableInfo } from 'wgsl_reflect';
+import { WgslReflect, ResourceType, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { KilnError } from '../errors.ts';
 
 type Scalar = 'f32' | 'i32' | 'u32';

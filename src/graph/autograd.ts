@@ -82,44 +82,7 @@ export function buildTrainingGraph(model: Model, c: StepConfig): TrainingGraph {
     perStep: (d, [k], s) => gatherPrepare(d, k!, gcfg, s.batchBase),
   });
 
-  // Forward. outs[i] is layer i's output; saved[i] what its backward needs besides the grad.
-  const outs: number[] = [];
-  const argmaxes: (number | undefined)[] = [];
-  const geos: (ConvGeometry | undefined)[] = [];
-  let x = input;
-  for (const L of model.layers) {
-    const y = g.tensor(`${L.name}/out`, shape4(L.outShape));
-    const t = L.spec.type;
-    const label = `${L.name}/forward`;
-    if (t === 'conv2d' || t === 'convtranspose2d') {
-      const [w, b] = [params.get(L.params[0]!.name)!, params.get(L.params[1]!.name)!];
-      const geo = convGeometry(L, B);
-      geos.push(geo);
-      const fwd = t === 'conv2d' ? conv2dForward : convTranspose2dForward;
-      const xin = x;
-      g.node({ label, layer: L.name, phase: 'forward', reads: [xin, w, b], writes: [y],
-        build: (d, at) => [fwd(d, geo, { x: at(xin), w: at(w), bias: at(b), y: at(y) }, label)] });
-      argmaxes.push(undefined);
-    } else if (t === 'maxpool2d') {
-      const geo = maxpool2dGeometry(shape4(L.inShape), { kernel: L.spec.kernel!, stride: L.spec.stride, padding: L.spec.padding });
-      const arg = g.tensor(`${L.name}/argmax`, shape4(L.outShape));
-      const xin = x;
-      g.node({ label, layer: L.name, phase: 'forward', reads: [xin], writes: [y, arg],
-        build: (d, at) => [maxpool2dForward(d, geo, { x: at(xin), y: at(y), argmax: at(arg) }, label)] });
-      argmaxes.push(arg);
-      geos.push(undefined);
-    } else {
-      const xin = x;
-      const n = size(shape4(L.inShape));
-      g.node({ label, layer: L.name, phase: 'forward', reads: [xin], writes: [y],
-        build: (d, at) => [activationForward(d, t, n, { x: at(xin), y: at(y) }, label)] });
-      argmaxes.push(undefined);
-      geos.push(undefined);
-    }
-    outs.push(y);
-    x = y;
-  }
-  const output = x;
+  const { outs, argmaxes, geos, output } = buildForward(g, model, B, input, params);
 
   // Loss: MSE against the input itself (an autoencoder), into this step's slot of the loss ring.
   const n = size(shape4(model.spec.input));
@@ -189,6 +152,65 @@ export function buildTrainingGraph(model: Model, c: StepConfig): TrainingGraph {
       perStep: (d, [k], s) => sgdPrepare(d, k!, count, opt.options, s.step) });
   }
   return { graph: g, input, output, params, paramGrads, layout };
+}
+
+interface Forward { outs: number[]; argmaxes: (number | undefined)[]; geos: (ConvGeometry | undefined)[]; output: number }
+
+/**
+ * The forward pass of every layer, from `input`. Returns each layer's output, and what backward
+ * nodes read again: pool argmaxes and conv geometries (activations' inputs are earlier outputs).
+ */
+export function buildForward(g: Graph, model: Model, B: number, input: number, params: Map<string, number>): Forward {
+  const shape4 = (chw: readonly number[]) => [B, ...chw];
+  const outs: number[] = [];
+  const argmaxes: (number | undefined)[] = [];
+  const geos: (ConvGeometry | undefined)[] = [];
+  let x = input;
+  for (const L of model.layers) {
+    const y = g.tensor(`${L.name}/out`, shape4(L.outShape));
+    const t = L.spec.type;
+    const label = `${L.name}/forward`;
+    if (t === 'conv2d' || t === 'convtranspose2d') {
+      const [w, b] = [params.get(L.params[0]!.name)!, params.get(L.params[1]!.name)!];
+      const geo = convGeometry(L, B);
+      geos.push(geo);
+      const fwd = t === 'conv2d' ? conv2dForward : convTranspose2dForward;
+      const xin = x;
+      g.node({ label, layer: L.name, phase: 'forward', reads: [xin, w, b], writes: [y],
+        build: (d, at) => [fwd(d, geo, { x: at(xin), w: at(w), bias: at(b), y: at(y) }, label)] });
+      argmaxes.push(undefined);
+    } else if (t === 'maxpool2d') {
+      const geo = maxpool2dGeometry(shape4(L.inShape), { kernel: L.spec.kernel!, stride: L.spec.stride, padding: L.spec.padding });
+      const arg = g.tensor(`${L.name}/argmax`, shape4(L.outShape));
+      const xin = x;
+      g.node({ label, layer: L.name, phase: 'forward', reads: [xin], writes: [y, arg],
+        build: (d, at) => [maxpool2dForward(d, geo, { x: at(xin), y: at(y), argmax: at(arg) }, label)] });
+      argmaxes.push(arg);
+      geos.push(undefined);
+    } else {
+      const xin = x;
+      const n = size(shape4(L.inShape));
+      g.node({ label, layer: L.name, phase: 'forward', reads: [xin], writes: [y],
+        build: (d, at) => [activationForward(d, t, n, { x: at(xin), y: at(y) }, label)] });
+      argmaxes.push(undefined);
+      geos.push(undefined);
+    }
+    outs.push(y);
+    x = y;
+  }
+  return { outs, argmaxes, geos, output: x };
+
+}
+
+/** A forward-only graph (for reconstructions) on `batch` images uploaded to its 'input' tensor. */
+export function buildForwardGraph(model: Model, batch: number): TrainingGraph {
+  const g = new Graph();
+  const layout = paramLayout(model);
+  const P = g.tensor('params', [layout.total], 'param');
+  const params = new Map(model.params.map((p) => [p.name, g.view(p.name, p.shape, P, layout.offsets.get(p.name)!)]));
+  const input = g.tensor('input', [batch, ...model.spec.input], 'io');
+  const { output } = buildForward(g, model, batch, input, params);
+  return { graph: g, input, output, params, paramGrads: new Map(), layout };
 }
 
 function convGeometry(L: Layer, B: number): ConvGeometry {

@@ -8,7 +8,7 @@ import type { Dispatch } from '../ops/dispatch.ts';
  * Where a tensor lives. `transient` tensors (activations, their gradients, argmax, scratch) share
  * reusable slots planned by liveness; the rest persist across steps in buffers of their own kind.
  */
-export type Residence = 'transient' | 'param' | 'grad' | 'state' | 'data' | 'order' | 'loss';
+export type Residence = 'transient' | 'param' | 'grad' | 'state' | 'data' | 'order' | 'loss' | 'io';
 
 export interface TensorInfo {
   id: number;

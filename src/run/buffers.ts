@@ -6,7 +6,7 @@ import type { Plan } from '../plan/plan.ts';
 
 // A function, not a constant: in Node the GPU* globals exist only once Dawn is loaded.
 const usage = (): Record<Residence, number> => ({
-  transient: GPUBufferUsage.STORAGE,
+  transient: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, // COPY_SRC: outputs are read back for display
   // Parameters and optimizer state are uploaded (init, resume) and read back (save, checkpoint).
   param: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
   grad: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
@@ -14,6 +14,7 @@ const usage = (): Record<Residence, number> => ({
   data: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
   order: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
   loss: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  io: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
 });
 
 const pad4 = (b: number) => Math.max(16, Math.ceil(b / 4) * 4);

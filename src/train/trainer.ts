@@ -13,6 +13,7 @@ import { planStep, type Plan } from '../plan/plan.ts';
 import { PlanBuffers } from '../run/buffers.ts';
 import { LossReader, type LossCallback } from '../run/losses.ts';
 import { Profiler, type PassGroup } from '../run/profiler.ts';
+import type { Checkpoint } from '../io/weights.ts';
 
 export interface Dataset { count: number; pixels: Uint8Array; source: string }
 
@@ -207,6 +208,38 @@ export class Trainer {
   /** Names of the optimizer's flat state buffers ('adam/m', 'adam/v' or 'sgd/momentum'). */
   get stateNames(): string[] {
     return this.options.optimizer.kind === 'adam' ? ['adam/m', 'adam/v'] : ['sgd/momentum'];
+  }
+
+  /** Everything needed to continue exactly where the submitted steps leave off. */
+  async checkpoint(): Promise<Checkpoint> {
+    const state = new Map<string, Float32Array>();
+    for (const name of this.stateNames) state.set(name, await this.readFlat(name));
+    return {
+      params: await this.params(), state, step: this.step, epoch: this.epoch, seed: this.options.seed,
+      optimizer: JSON.stringify(this.options.optimizer), shuffle: this.options.shuffle, batch: this.options.batch,
+      dataSource: this.data.source, dataCount: this.data.count, order: this.order(this.batchBase(this.step + 1).epoch),
+    };
+  }
+
+  /** Continues from a checkpoint made with the same settings and data (refused otherwise, naming what differs). */
+  restore(c: Checkpoint): void {
+    const o = this.options;
+    const differs = [
+      ['optimizer', c.optimizer, JSON.stringify(o.optimizer)], ['batch', c.batch, o.batch], ['shuffle', c.shuffle, o.shuffle],
+      ['seed', c.seed, o.seed], ['records', c.dataCount, this.data.count],
+    ].filter(([, a, b]) => a !== b).map(([k, a, b]) => `${k} was ${a}, now ${b}`);
+    if (differs.length > 0) throw new ConfigError(`cannot resume: ${differs.join('; ')}`);
+    const expected = this.order(this.batchBase(c.step + 1).epoch);
+    if (expected.length !== c.order.length || expected.some((v, i) => v !== c.order[i])) {
+      throw new ConfigError('cannot resume: the data order differs from the checkpoint\'s');
+    }
+    this.setParams(c.params);
+    for (const name of this.stateNames) {
+      const v = c.state.get(name);
+      if (!v || v.length !== this.tg.layout.total) throw new ConfigError(`cannot resume: checkpoint lacks optimizer state ${name}`);
+      this.writeFlat(name, v);
+    }
+    this.step = c.step;
   }
 
   destroy(): void {
