@@ -27,6 +27,11 @@ export class LossReader {
     return (step - 1) % this.ring;
   }
 
+  /** Continue from `step` (after a resume): losses before it were never computed here. */
+  startAfter(step: number): void {
+    this.unread = step + 1;
+  }
+
   /** Call before encoding `step`: waits only if every staging buffer is still being read. */
   async reserve(step: number, force: boolean): Promise<void> {
     if ((step % this.chunk === 0 || force) && this.free.length === 0) await this.inFlight[0]!.done;

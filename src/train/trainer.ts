@@ -240,6 +240,7 @@ export class Trainer {
       this.writeFlat(name, v);
     }
     this.step = c.step;
+    this.losses.startAfter(c.step);
   }
 
   destroy(): void {
