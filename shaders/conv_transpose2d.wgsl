@@ -23,32 +23,69 @@ struct ConvT {
 // y[n,co,oy,ox] = bias[co] + sum x[n,ci,iy,ix] * w[ci,co,ky,kx] over oy = iy*s - p + ky (same in x).
 // For a given oy only ky ≡ (oy + p) mod s can hit a whole iy, so ky steps by s from there: the
 // zero-inserted rows of the textbook definition are never visited, and nothing is read out of range.
+// Register-blocked: each invocation computes 4 output channels × 4 output columns that share a
+// residue mod s (ox = r + s·m for 4 consecutive m). Those columns use the same kx taps and read 4
+// consecutive input columns, so each weight serves 4 pixels and each input value 4 channels.
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  let ohw = u32(p.out_size.x * p.out_size.y);
-  if (i >= p.batch * p.c_out * ohw) { return; }
-  let ox = i32(i % u32(p.out_size.y));
-  let oy = i32((i / u32(p.out_size.y)) % u32(p.out_size.x));
-  let co = (i / ohw) % p.c_out;
-  let n = i / (ohw * p.c_out);
+  let sx = u32(p.stride.y);
+  let mblocks = ((u32(p.out_size.y) + sx - 1u) / sx + 3u) / 4u;
+  let cblocks = (p.c_out + 3u) / 4u;
+  let per_row = sx * mblocks;
+  if (i >= p.batch * cblocks * u32(p.out_size.x) * per_row) { return; }
+  let m0 = i32(i % mblocks) * 4;
+  let r = i32((i / mblocks) % sx);
+  let oy = i32((i / per_row) % u32(p.out_size.x));
+  let co0 = ((i / (per_row * u32(p.out_size.x))) % cblocks) * 4u;
+  let n = i / (per_row * u32(p.out_size.x) * cblocks);
+  let ox0 = r + p.stride.y * m0;
   let ihw = u32(p.in_size.x * p.in_size.y);
   let khw = u32(p.kernel.x * p.kernel.y);
+  let co = min(vec4u(co0, co0 + 1u, co0 + 2u, co0 + 3u), vec4u(p.c_out - 1u));
+  var b = vec4f(0.0);
+  if (p.has_bias != 0u) { b = vec4f(bias[co.x], bias[co.y], bias[co.z], bias[co.w]); }
+  var acc0 = b;
+  var acc1 = b;
+  var acc2 = b;
+  var acc3 = b;
   let ty = oy + p.pad.x;  // >= 0 since oy, pad >= 0
-  let tx = ox + p.pad.y;
-  var acc = select(0.0, bias[co], p.has_bias != 0u);
+  let tx = ox0 + p.pad.y;
   for (var ci = 0u; ci < p.c_in; ci++) {
     let xbase = (n * p.c_in + ci) * ihw;
-    let wbase = (ci * p.c_out + co) * khw;
+    let wb = (ci * p.c_out + co) * khw;
     for (var ky = ty % p.stride.x; ky < p.kernel.x; ky += p.stride.x) {
       let iy = (ty - ky) / p.stride.x;
       if (iy < 0 || iy >= p.in_size.x) { continue; }
+      let row = xbase + u32(iy * p.in_size.y);
       for (var kx = tx % p.stride.y; kx < p.kernel.y; kx += p.stride.y) {
-        let ix = (tx - kx) / p.stride.y;
-        if (ix < 0 || ix >= p.in_size.y) { continue; }
-        acc += x[xbase + u32(iy * p.in_size.y + ix)] * w[wbase + u32(ky * p.kernel.y + kx)];
+        let tap = u32(ky * p.kernel.y + kx);
+        let wv = vec4f(w[wb.x + tap], w[wb.y + tap], w[wb.z + tap], w[wb.w + tap]);
+        let ix = (tx - kx) / p.stride.y; // the column for m0; m0 + j reads ix + j
+        acc0 += wv * load_x(row, ix);
+        acc1 += wv * load_x(row, ix + 1);
+        acc2 += wv * load_x(row, ix + 2);
+        acc3 += wv * load_x(row, ix + 3);
       }
     }
   }
-  y[i] = acc;
+  store_y(n, co0, oy, ox0, acc0);
+  store_y(n, co0, oy, ox0 + p.stride.y, acc1);
+  store_y(n, co0, oy, ox0 + 2 * p.stride.y, acc2);
+  store_y(n, co0, oy, ox0 + 3 * p.stride.y, acc3);
+}
+
+// x at column ix of a row, or zero where no input pixel lands.
+fn load_x(row: u32, ix: i32) -> f32 {
+  if (ix < 0 || ix >= p.in_size.y) { return 0.0; }
+  return x[row + u32(ix)];
+}
+
+fn store_y(n: u32, co0: u32, oy: i32, ox: i32, v: vec4f) {
+  if (ox >= p.out_size.y) { return; }
+  let ohw = u32(p.out_size.x * p.out_size.y);
+  let at = (n * p.c_out + co0) * ohw + u32(oy * p.out_size.y + ox);
+  for (var j = 0u; j < 4u; j++) {
+    if (co0 + j < p.c_out) { y[at + j * ohw] = v[j]; }
+  }
 }

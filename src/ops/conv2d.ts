@@ -3,7 +3,7 @@
 import type { Binding } from '../gpu/kernel.ts';
 import { ShapeError } from '../errors.ts';
 import convWgsl from '../../shaders/conv2d.wgsl?raw';
-import { convTransposeShader } from './conv_transpose2d.ts';
+import { convTransposeInvocations, convTransposeShader } from './conv_transpose2d.ts';
 import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
 
 export const conv2dShader = shader('conv2d', convWgsl);
@@ -56,7 +56,9 @@ export function convUniform(g: ConvGeometry, hasBias: boolean) {
 
 export function conv2dForward(device: GPUDevice, g: ConvGeometry, b: { x: Binding; w: Binding; bias?: Binding; y: Binding },
   label = 'conv2d/forward'): Dispatch {
-  return makeDispatch(device, conv2dShader, 'forward', label, g.batch * g.cOut * g.outSize[0] * g.outSize[1],
+  // One invocation per 4 output channels × 4 pixels of a row (see conv2d.wgsl).
+  const invocations = g.batch * Math.ceil(g.cOut / 4) * g.outSize[0] * Math.ceil(g.outSize[1] / 4);
+  return makeDispatch(device, conv2dShader, 'forward', label, invocations,
     convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y });
 }
 
@@ -67,14 +69,14 @@ export function conv2dForward(device: GPUDevice, g: ConvGeometry, b: { x: Bindin
 export function conv2dBackwardInput(device: GPUDevice, g: ConvGeometry, b: { dy: Binding; w: Binding; dx: Binding },
   label = 'conv2d/backward/dx'): Dispatch {
   const t: ConvGeometry = { ...g, cIn: g.cOut, cOut: g.cIn, inSize: g.outSize, outSize: g.inSize };
-  return makeDispatch(device, convTransposeShader, 'forward', label, g.batch * g.cIn * g.inSize[0] * g.inSize[1],
+  return makeDispatch(device, convTransposeShader, 'forward', label, convTransposeInvocations(t),
     convUniform(t, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx });
 }
 
 /** Weight gradient; `swap` reads the roles of x and g the other way round (for conv_transpose2d). */
 export function convGradWeight(device: GPUDevice, g: ConvGeometry, b: { x: Binding; dy: Binding; dw: Binding },
   label = 'conv2d/backward/dw'): Dispatch {
-  return makeDispatch(device, conv2dShader, 'grad_weight', label, g.cOut * g.cIn * g.kernel[0] * g.kernel[1],
+  return makeDispatch(device, conv2dShader, 'grad_weight', label, Math.ceil(g.cOut / 4) * Math.ceil(g.cIn / 4) * g.kernel[0] * g.kernel[1],
     convUniform(g, false), { x: b.x, g: b.dy, dw: b.dw });
 }
 

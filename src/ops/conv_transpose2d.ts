@@ -39,9 +39,15 @@ export function convTranspose2dGeometry(input: readonly number[], weight: readon
 
 export const convTranspose2dWeightShape = (g: ConvGeometry): Shape4 => [g.cIn, g.cOut, g.kernel[0], g.kernel[1]];
 
+/** One invocation per 4 output channels × 4 same-residue columns of a row (see conv_transpose2d.wgsl). */
+export function convTransposeInvocations(g: ConvGeometry): number {
+  const s = g.stride[1];
+  return g.batch * Math.ceil(g.cOut / 4) * g.outSize[0] * s * Math.ceil(Math.ceil(g.outSize[1] / s) / 4);
+}
+
 export function convTranspose2dForward(device: GPUDevice, g: ConvGeometry,
   b: { x: Binding; w: Binding; bias?: Binding; y: Binding }, label = 'conv_transpose2d/forward'): Dispatch {
-  return makeDispatch(device, convTransposeShader, 'forward', label, g.batch * g.cOut * g.outSize[0] * g.outSize[1],
+  return makeDispatch(device, convTransposeShader, 'forward', label, convTransposeInvocations(g),
     convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y });
 }
 
@@ -52,7 +58,7 @@ export function convTranspose2dForward(device: GPUDevice, g: ConvGeometry,
 export function convTranspose2dBackwardInput(device: GPUDevice, g: ConvGeometry,
   b: { dy: Binding; w: Binding; dx: Binding }, label = 'conv_transpose2d/backward/dx'): Dispatch {
   const c: ConvGeometry = { ...g, cIn: g.cOut, cOut: g.cIn, inSize: g.outSize, outSize: g.inSize };
-  return makeDispatch(device, conv2dShader, 'forward', label, g.batch * g.cIn * g.inSize[0] * g.inSize[1],
+  return makeDispatch(device, conv2dShader, 'forward', label, c.batch * Math.ceil(c.cOut / 4) * c.outSize[0] * Math.ceil(c.outSize[1] / 4),
     convUniform(c, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx });
 }
 
