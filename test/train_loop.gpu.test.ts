@@ -91,3 +91,32 @@ describe('training loop', () => {
     }
   });
 });
+
+describe('data order', () => {
+  it('--no-shuffle: batch k is records k·B … k·B+B−1 in file order, wrapping around', async () => {
+    const g = await gpu();
+    // With lr 0 the weights never change, so each step's loss depends only on which records it saw.
+    const frozen: TrainerOptions = { batch: 4, optimizer: { kind: 'sgd', options: { lr: 0 } }, seed: 0, shuffle: false };
+    const rec = (i: number) => sample.pixels.subarray(i * 3072, (i + 1) * 3072);
+    const lossOf = async (records: number[]) => {
+      const pixels = new Uint8Array(records.length * 3072);
+      records.forEach((r, i) => pixels.set(rec(r), i * 3072));
+      let loss = NaN;
+      const t = new Trainer(g, model, { count: records.length, pixels, source: 'subset' }, { ...frozen, onLoss: (_, l) => { loss = l; } });
+      await run(t, 1);
+      t.destroy();
+      return loss;
+    };
+    await scoped(g, async () => {
+      const losses: number[] = [];
+      const ten = { count: 10, pixels: sample.pixels.subarray(0, 10 * 3072), source: 'sample[0:10]' };
+      const t = new Trainer(g, model, ten, { ...frozen, onLoss: (s, l) => { losses[s] = l; } });
+      await run(t, 3);
+      t.destroy();
+      expect(losses[1]).toBe(await lossOf([0, 1, 2, 3]));
+      expect(losses[2]).toBe(await lossOf([4, 5, 6, 7]));
+      expect(losses[3]).toBe(await lossOf([8, 9, 0, 1]));
+      expect(losses[3]).not.toBe(losses[1]);
+    });
+  });
+});
