@@ -106,6 +106,8 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let co = min(vec4u(co0, co0 + 1u, co0 + 2u, co0 + 3u), vec4u(p.c_out - 1u));
   let ihw = u32(p.in_size.x * p.in_size.y);
   let ohw = u32(p.out_size.x * p.out_size.y);
+  // Summed per image, then across images: two short chains instead of one of N·H·W terms keep
+  // float32 rounding error near that of a pairwise sum (it mattered at batch 32 on 32×32 images).
   var acc0 = vec4f(0.0); // acc_j[k]: output channel co0 + j, input channel ci0 + k
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);
@@ -113,6 +115,10 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   for (var n = 0u; n < p.batch; n++) {
     let xb = (n * p.c_in + ci) * ihw;
     let gb = (n * p.c_out + co) * ohw;
+    var s0 = vec4f(0.0);
+    var s1 = vec4f(0.0);
+    var s2 = vec4f(0.0);
+    var s3 = vec4f(0.0);
     for (var oy = 0; oy < p.out_size.x; oy++) {
       let iy = oy * p.stride.x - p.pad.x + ky;
       if (iy < 0 || iy >= p.in_size.x) { continue; }
@@ -122,12 +128,16 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
         let xo = u32(iy * p.in_size.y + ix);
         let go = u32(oy * p.out_size.y + ox);
         let xv = vec4f(x[xb.x + xo], x[xb.y + xo], x[xb.z + xo], x[xb.w + xo]);
-        acc0 += g[gb.x + go] * xv;
-        acc1 += g[gb.y + go] * xv;
-        acc2 += g[gb.z + go] * xv;
-        acc3 += g[gb.w + go] * xv;
+        s0 += g[gb.x + go] * xv;
+        s1 += g[gb.y + go] * xv;
+        s2 += g[gb.z + go] * xv;
+        s3 += g[gb.w + go] * xv;
       }
     }
+    acc0 += s0;
+    acc1 += s1;
+    acc2 += s2;
+    acc3 += s3;
   }
   let tap = u32(ky * p.kernel.y + kx);
   let accs = array<vec4f, 4>(acc0, acc1, acc2, acc3);
@@ -147,7 +157,9 @@ fn grad_bias(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   var acc = 0.0;
   for (var n = 0u; n < p.batch; n++) {
     let base = (n * p.c_out + co) * ohw;
-    for (var j = 0u; j < ohw; j++) { acc += g[base + j]; }
+    var plane = 0.0; // per-image partial sums, as in grad_weight
+    for (var j = 0u; j < ohw; j++) { plane += g[base + j]; }
+    acc += plane;
   }
   db[co] = acc;
 }

@@ -12,6 +12,7 @@ interface Case { name: string; x: [number, number, number, number]; cOut: number
 const CASES: Case[] = [
   { name: 'seed conv1.0, batch 1', x: [1, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
   { name: 'seed conv1.0, batch 8', x: [8, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'seed conv1.0, batch 32 (long weight-gradient sums)', x: [32, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
   { name: 'seed conv2.0, batch 1', x: [1, 16, 16, 16], cOut: 32, k: [3, 3], s: [1, 1], p: [1, 1] },
   { name: 'seed conv2.0, batch 8', x: [8, 16, 16, 16], cOut: 32, k: [3, 3], s: [1, 1], p: [1, 1] },
   { name: 'odd 7×9, k1', x: [2, 3, 7, 9], cOut: 1, k: [1, 1], s: [1, 1], p: [0, 0] },
