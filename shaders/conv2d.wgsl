@@ -1,24 +1,7 @@
 // 2-D convolution (cross-correlation, PyTorch's Conv2d): forward, and the weight and bias gradients.
-// Its input gradient is a transposed convolution and lives in conv_transpose2d.wgsl. All tensors are
-// NCHW f32; every vec2 below is (height, width).
+// Its input gradient is a transposed convolution and lives in conv_transpose2d.wgsl.
 
-struct Conv {
-  batch: u32,
-  c_in: u32,       // channels of x (the tensor indexed with stride and padding)
-  c_out: u32,      // channels of y / g
-  has_bias: u32,
-  in_size: vec2i,  // spatial size of x
-  out_size: vec2i, // spatial size of y / g
-  kernel: vec2i,
-  stride: vec2i,
-  pad: vec2i,
-}
-
-@group(0) @binding(0) var<uniform> p: Conv;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;        // [c_out, c_in, kh, kw]
-@group(0) @binding(3) var<storage, read> bias: array<f32>;     // [c_out], read when has_bias
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// (struct Conv, p, x, w [c_out, c_in, kh, kw], bias and y come from conv_common.wgsl)
 @group(0) @binding(5) var<storage, read> g: array<f32>;        // gradient w.r.t. y
 @group(0) @binding(6) var<storage, read_write> dw: array<f32>;
 @group(0) @binding(7) var<storage, read_write> db: array<f32>;
@@ -70,21 +53,6 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   store_y(n, co0, oy, ox0 + 1, acc1);
   store_y(n, co0, oy, ox0 + 2, acc2);
   store_y(n, co0, oy, ox0 + 3, acc3);
-}
-
-// x at column ix of a row, or the zero padding outside it.
-fn load_x(row: u32, ix: i32) -> f32 {
-  if (ix < 0 || ix >= p.in_size.y) { return 0.0; }
-  return x[row + u32(ix)];
-}
-
-fn store_y(n: u32, co0: u32, oy: i32, ox: i32, v: vec4f) {
-  if (ox >= p.out_size.y) { return; }
-  let ohw = u32(p.out_size.x * p.out_size.y);
-  let at = (n * p.c_out + co0) * ohw + u32(oy * p.out_size.y + ox);
-  for (var j = 0u; j < 4u; j++) {
-    if (co0 + j < p.c_out) { y[at + j * ohw] = v[j]; }
-  }
 }
 
 // dw[co,ci,ky,kx] = sum_{n,oy,ox} g[n,co,oy,ox] * x[n,ci,oy*s-p+ky,ox*s-p+kx]

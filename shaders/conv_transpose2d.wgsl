@@ -1,24 +1,7 @@
 // Transposed 2-D convolution (PyTorch's ConvTranspose2d), gather form: each output pixel sums the
 // input pixels whose scattered kernel window covers it. The same kernel is Conv2d's input gradient.
-// NCHW f32; every vec2 is (height, width).
 
-struct ConvT {
-  batch: u32,
-  c_in: u32,       // channels of x
-  c_out: u32,      // channels of y
-  has_bias: u32,
-  in_size: vec2i,
-  out_size: vec2i,
-  kernel: vec2i,
-  stride: vec2i,
-  pad: vec2i,
-}
-
-@group(0) @binding(0) var<uniform> p: ConvT;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;     // [c_in, c_out, kh, kw]
-@group(0) @binding(3) var<storage, read> bias: array<f32>;  // [c_out], read when has_bias
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// (struct Conv, p, x, w [c_in, c_out, kh, kw], bias and y come from conv_common.wgsl)
 
 // y[n,co,oy,ox] = bias[co] + sum x[n,ci,iy,ix] * w[ci,co,ky,kx] over oy = iy*s - p + ky (same in x).
 // For a given oy only ky ≡ (oy + p) mod s can hit a whole iy, so ky steps by s from there: the
@@ -73,19 +56,4 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   store_y(n, co0, oy, ox0 + p.stride.y, acc1);
   store_y(n, co0, oy, ox0 + 2 * p.stride.y, acc2);
   store_y(n, co0, oy, ox0 + 3 * p.stride.y, acc3);
-}
-
-// x at column ix of a row, or zero where no input pixel lands.
-fn load_x(row: u32, ix: i32) -> f32 {
-  if (ix < 0 || ix >= p.in_size.y) { return 0.0; }
-  return x[row + u32(ix)];
-}
-
-fn store_y(n: u32, co0: u32, oy: i32, ox: i32, v: vec4f) {
-  if (ox >= p.out_size.y) { return; }
-  let ohw = u32(p.out_size.x * p.out_size.y);
-  let at = (n * p.c_out + co0) * ohw + u32(oy * p.out_size.y + ox);
-  for (var j = 0u; j < 4u; j++) {
-    if (co0 + j < p.c_out) { y[at + j * ohw] = v[j]; }
-  }
 }

@@ -3,10 +3,11 @@
 import type { Binding } from '../gpu/kernel.ts';
 import { ShapeError } from '../errors.ts';
 import convWgsl from '../../shaders/conv2d.wgsl?raw';
+import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
 import { convTransposeInvocations, convTransposeShader } from './conv_transpose2d.ts';
 import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
 
-export const conv2dShader = shader('conv2d', convWgsl);
+export const conv2dShader = shader('conv2d', `${convCommonWgsl}\n${convWgsl}`);
 
 export interface Conv2dOptions { stride?: Pair; padding?: Pair }
 

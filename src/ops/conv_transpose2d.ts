@@ -4,10 +4,11 @@
 import type { Binding } from '../gpu/kernel.ts';
 import { ShapeError } from '../errors.ts';
 import convTWgsl from '../../shaders/conv_transpose2d.wgsl?raw';
+import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
 import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
 import { conv2dShader, convGradBias, convGradWeight, convUniform, type ConvGeometry } from './conv2d.ts';
 
-export const convTransposeShader = shader('conv_transpose2d', convTWgsl);
+export const convTransposeShader = shader('conv_transpose2d', `${convCommonWgsl}\n${convTWgsl}`);
 
 export interface ConvTranspose2dOptions { stride?: Pair; padding?: Pair; outputPadding?: Pair }
 

@@ -1,0 +1,37 @@
+// Shared by conv2d.wgsl and conv_transpose2d.wgsl (prepended to each): the geometry struct, the
+// bindings both read and write, and the padded load / masked store of the register-blocked kernels.
+// NCHW f32; every vec2 is (height, width).
+
+struct Conv {
+  batch: u32,
+  c_in: u32,       // channels of x (the tensor indexed with stride and padding)
+  c_out: u32,      // channels of y / g
+  has_bias: u32,
+  in_size: vec2i,  // spatial size of x
+  out_size: vec2i, // spatial size of y / g
+  kernel: vec2i,
+  stride: vec2i,
+  pad: vec2i,
+}
+
+@group(0) @binding(0) var<uniform> p: Conv;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;     // [c_out], read when has_bias
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+// x at column ix of a row, or the zero padding outside it.
+fn load_x(row: u32, ix: i32) -> f32 {
+  if (ix < 0 || ix >= p.in_size.y) { return 0.0; }
+  return x[row + u32(ix)];
+}
+
+// Writes 4 output channels (co0..co0+3) of one pixel, skipping channels and columns past the end.
+fn store_y(n: u32, co0: u32, oy: i32, ox: i32, v: vec4f) {
+  if (ox >= p.out_size.y) { return; }
+  let ohw = u32(p.out_size.x * p.out_size.y);
+  let at = (n * p.c_out + co0) * ohw + u32(oy * p.out_size.y + ox);
+  for (var j = 0u; j < 4u; j++) {
+    if (co0 + j < p.c_out) { y[at + j * ohw] = v[j]; }
+  }
+}
