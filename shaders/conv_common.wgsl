@@ -26,12 +26,13 @@ fn load_x(row: u32, ix: i32) -> f32 {
   return x[row + u32(ix)];
 }
 
-// Writes 4 output channels (co0..co0+3) of one pixel, skipping channels and columns past the end.
+// Writes 4 output channels (co0..co0+3) of one pixel through the fused activation, skipping
+// channels and columns past the end.
 fn store_y(n: u32, co0: u32, oy: i32, ox: i32, v: vec4f) {
   if (ox >= p.out_size.y) { return; }
   let ohw = u32(p.out_size.x * p.out_size.y);
   let at = (n * p.c_out + co0) * ohw + u32(oy * p.out_size.y + ox);
   for (var j = 0u; j < 4u; j++) {
-    if (co0 + j < p.c_out) { y[at + j * ohw] = v[j]; }
+    if (co0 + j < p.c_out) { y[at + j * ohw] = activate(v[j]); }
   }
 }

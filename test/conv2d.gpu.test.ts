@@ -1,7 +1,11 @@
 // conv2d forward and all three gradients on the GPU against the float64 reference, over a sweep of
-// shapes (the seed model's layers, odd sizes, rectangular kernels, strides 1–3, paddings 0–2).
+// shapes (the seed model's layers, odd sizes, rectangular kernels, strides 1–3, paddings 0–2),
+// and the activations a convolution can apply as it stores its output.
 import { describe, it } from 'vitest';
 import { conv2d, conv2dBackward } from './reference/conv2d.ts';
+import { convTranspose2d } from './reference/conv_transpose2d.ts';
+import * as actRef from './reference/activations.ts';
+import { convTranspose2dForward, convTranspose2dGeometry } from '../src/ops/conv_transpose2d.ts';
 import { mulberry32, rand, type Tensor } from './reference/tensor.ts';
 import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradWeight } from '../src/ops/conv2d.ts';
 import { empty, expectClose, gpu, readback, run, scoped, upload } from './gpu.ts';
@@ -51,6 +55,29 @@ describe('conv2d on the GPU matches the float64 reference', async () => {
         await check(bdx, grads.dx, 'dx');
         await check(bdw, grads.dw, 'dw');
         await check(bdb, grads.db, 'db');
+      });
+    });
+  }
+});
+
+describe('a convolution with a fused activation equals the activation of the convolution', () => {
+  for (const act of ['relu', 'selu', 'sigmoid', 'tanh'] as const) {
+    it(`conv2d and conv_transpose2d + ${act}`, async () => {
+      const g = await gpu();
+      const rng = mulberry32(act.length * 101);
+      const x = rand([2, 3, 7, 9], rng), w = rand([5, 3, 3, 3], rng), wt = rand([3, 4, 2, 2], rng), b = rand([5], rng), bt = rand([4], rng);
+      const apply = { relu: actRef.relu, selu: actRef.selu, sigmoid: actRef.sigmoid, tanh: actRef.tanh }[act];
+      const y = apply(conv2d(x, w, b, { stride: [1, 1], padding: [1, 1] }).data);
+      const yt = apply(convTranspose2d(x, wt, bt, { stride: [2, 2], padding: [0, 0], outputPadding: [1, 0] }).data);
+      await scoped(g, async () => {
+        const bx = upload(g, x.data, 'x'), by = empty(g, y.length, 'y'), byt = empty(g, yt.length, 'yt');
+        await run(g, [
+          conv2dForward(g.device, conv2dGeometry(x.shape, w.shape, { padding: 1 }), { x: bx, w: upload(g, w.data, 'w'), bias: upload(g, b.data, 'b'), y: by }, 'c', act),
+          convTranspose2dForward(g.device, convTranspose2dGeometry(x.shape, wt.shape, { stride: 2, outputPadding: [1, 0] }),
+            { x: bx, w: upload(g, wt.data, 'wt'), bias: upload(g, bt.data, 'bt'), y: byt }, 't', act),
+        ]);
+        expectClose(await readback(g, by, y.length), y, `conv2d+${act}`);
+        expectClose(await readback(g, byt, yt.length), yt, `conv_transpose2d+${act}`);
       });
     });
   }

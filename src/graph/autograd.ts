@@ -10,7 +10,7 @@ import {
   convTranspose2dGeometry,
 } from '../ops/conv_transpose2d.ts';
 import { maxpool2dBackward, maxpool2dForward, maxpool2dGeometry } from '../ops/maxpool2d.ts';
-import { activationBackward, activationForward, BACKWARD_READS, type Activation } from '../ops/activation.ts';
+import { activationBackward, activationForward, ACTIVATIONS, type Activation } from '../ops/activation.ts';
 import { MSE_PARTS, mseGrad, mseLoss } from '../ops/mse.ts';
 import { gatherBatch, gatherPrepare, type DataRange } from '../ops/gather.ts';
 import { writeUniform, type Dispatch } from '../ops/dispatch.ts';
@@ -128,10 +128,10 @@ export function buildTrainingGraph(model: Model, c: StepConfig): TrainingGraph {
         build: (d, at) => [maxpool2dBackward(d, geo, { dy: at(gy), argmax: at(arg), dx: at(gx) }, label)] });
     } else {
       if (!needDx) continue;
-      const saved = BACKWARD_READS[t as Activation] === 'x' ? xin : outs[i]!;
+      const yout = outs[i]!; // the derivative is computed from the output, fused or not
       const cnt = size(shape4(L.inShape));
-      g.node({ label, layer: L.name, phase: 'backward', reads: [saved, gy], writes: [gx],
-        build: (d, at) => [activationBackward(d, t as Activation, cnt, { saved: at(saved), dy: at(gy), dx: at(gx) }, label)] });
+      g.node({ label, layer: L.name, phase: 'backward', reads: [yout, gy], writes: [gx],
+        build: (d, at) => [activationBackward(d, t as Activation, cnt, { y: at(yout), dy: at(gy), dx: at(gx) }, label)] });
     }
     grad = gx;
   }
@@ -166,18 +166,33 @@ export function buildForward(g: Graph, model: Model, B: number, input: number, p
   const argmaxes: (number | undefined)[] = [];
   const geos: (ConvGeometry | undefined)[] = [];
   let x = input;
+  let fused: Activation | undefined; // the activation of layer i, already applied by layer i − 1
   for (const L of model.layers) {
-    const y = g.tensor(`${L.name}/out`, shape4(L.outShape));
     const t = L.spec.type;
     const label = `${L.name}/forward`;
+    if (fused) {
+      // Already computed by the convolution before it: this layer's output is that one's.
+      outs.push(x);
+      argmaxes.push(undefined);
+      geos.push(undefined);
+      fused = undefined;
+      continue;
+    }
+    const y = g.tensor(`${L.name}/out`, shape4(L.outShape));
     if (t === 'conv2d' || t === 'convtranspose2d') {
       const [w, b] = [params.get(L.params[0]!.name)!, params.get(L.params[1]!.name)!];
       const geo = convGeometry(L, B);
       geos.push(geo);
+      // A following activation is applied as the convolution stores its output: one pass and one
+      // tensor fewer, and the backward needs only that output (see activation.wgsl).
+      const next = model.layers[L.index + 1]?.spec.type as Activation | undefined;
+      fused = next && ACTIVATIONS.includes(next) ? next : undefined;
       const fwd = t === 'conv2d' ? conv2dForward : convTranspose2dForward;
       const xin = x;
-      g.node({ label, layer: L.name, phase: 'forward', reads: [xin, w, b], writes: [y],
-        build: (d, at) => [fwd(d, geo, { x: at(xin), w: at(w), bias: at(b), y: at(y) }, label)] });
+      const act = fused;
+      const lbl = act ? `${L.name}/forward+${act}` : label;
+      g.node({ label: lbl, layer: L.name, phase: 'forward', reads: [xin, w, b], writes: [y],
+        build: (d, at) => [fwd(d, geo, { x: at(xin), w: at(w), bias: at(b), y: at(y) }, lbl, act)] });
       argmaxes.push(undefined);
     } else if (t === 'maxpool2d') {
       const geo = maxpool2dGeometry(shape4(L.inShape), { kernel: L.spec.kernel!, stride: L.spec.stride, padding: L.spec.padding });

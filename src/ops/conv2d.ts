@@ -5,6 +5,7 @@ import { ShapeError } from '../errors.ts';
 import convWgsl from '../../shaders/conv2d.wgsl?raw';
 import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
 import { convTransposeInvocations, convTransposeShader } from './conv_transpose2d.ts';
+import { activationOverrides, type Activation } from './activation.ts';
 import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
 
 export const conv2dShader = shader('conv2d', `${convCommonWgsl}\n${convWgsl}`);
@@ -55,12 +56,13 @@ export function convUniform(g: ConvGeometry, hasBias: boolean) {
   };
 }
 
+/** y = act(conv2d(x, w) + bias): the bias and an optional activation are applied as y is stored. */
 export function conv2dForward(device: GPUDevice, g: ConvGeometry, b: { x: Binding; w: Binding; bias?: Binding; y: Binding },
-  label = 'conv2d/forward'): Dispatch {
+  label = 'conv2d/forward', activation?: Activation): Dispatch {
   // One invocation per 4 output channels × 4 pixels of a row (see conv2d.wgsl).
   const invocations = g.batch * Math.ceil(g.cOut / 4) * g.outSize[0] * Math.ceil(g.outSize[1] / 4);
   return makeDispatch(device, conv2dShader, 'forward', label, invocations,
-    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y });
+    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y }, activationOverrides(activation));
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Binding } from '../gpu/kernel.ts';
 import { ShapeError } from '../errors.ts';
 import convTWgsl from '../../shaders/conv_transpose2d.wgsl?raw';
 import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
+import { activationOverrides, type Activation } from './activation.ts';
 import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
 import { conv2dShader, convGradBias, convGradWeight, convUniform, type ConvGeometry } from './conv2d.ts';
 
@@ -46,10 +47,11 @@ export function convTransposeInvocations(g: ConvGeometry): number {
   return g.batch * Math.ceil(g.cOut / 4) * g.outSize[0] * s * Math.ceil(Math.ceil(g.outSize[1] / s) / 4);
 }
 
+/** y = act(conv_transpose2d(x, w) + bias): the bias and an optional activation are applied as y is stored. */
 export function convTranspose2dForward(device: GPUDevice, g: ConvGeometry,
-  b: { x: Binding; w: Binding; bias?: Binding; y: Binding }, label = 'conv_transpose2d/forward'): Dispatch {
+  b: { x: Binding; w: Binding; bias?: Binding; y: Binding }, label = 'conv_transpose2d/forward', activation?: Activation): Dispatch {
   return makeDispatch(device, convTransposeShader, 'forward', label, convTransposeInvocations(g),
-    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y });
+    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y }, activationOverrides(activation));
 }
 
 /**
