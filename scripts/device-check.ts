@@ -4,8 +4,8 @@
 // per-layer timestamp profile. Prints one JSON object; exits non-zero if any check fails.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { openNodeDevice } from '../src/gpu/node.ts';
-import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradWeight } from '../src/ops/conv2d.ts';
-import { convTranspose2dBackwardBias, convTranspose2dBackwardInput, convTranspose2dBackwardWeight, convTranspose2dForward, convTranspose2dGeometry } from '../src/ops/conv_transpose2d.ts';
+import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradScratch, convGradWeight } from '../src/ops/conv2d.ts';
+import { convTranspose2dBackwardBias, convTranspose2dBackwardInput, convTranspose2dBackwardWeight, convTranspose2dForward, convTranspose2dGeometry, convTranspose2dGradScratch } from '../src/ops/conv_transpose2d.ts';
 import { maxpool2dBackward, maxpool2dForward, maxpool2dGeometry } from '../src/ops/maxpool2d.ts';
 import { activationForward } from '../src/ops/activation.ts';
 import { record, type Dispatch } from '../src/ops/dispatch.ts';
@@ -69,7 +69,7 @@ for (const [name, xs, co, k, s, p] of convCases) {
   const geo = conv2dGeometry(xs, w.shape, { stride: s, padding: p });
   const B = { x: up(x.data), w: up(w.data), b: up(b.data), y: zeros(y.data.length), dy: up(dy.data), dx: zeros(x.data.length), dw: zeros(w.data.length), db: zeros(co) };
   await run([conv2dForward(d, geo, { x: B.x, w: B.w, bias: B.b, y: B.y }), conv2dBackwardInput(d, geo, { dy: B.dy, w: B.w, dx: B.dx }),
-    convGradWeight(d, geo, { x: B.x, dy: B.dy, dw: B.dw }), convGradBias(d, geo, { dy: B.dy, db: B.db })]);
+    ...convGradWeight(d, geo, { x: B.x, dy: B.dy, dw: B.dw, scratch: zeros(convGradScratch(geo).weight) }), ...convGradBias(d, geo, { dy: B.dy, db: B.db, scratch: zeros(convGradScratch(geo).bias) })]);
   compare(`conv2d ${name} y`, await read(B.y, y.data.length), y.data);
   compare(`conv2d ${name} dx`, await read(B.dx, x.data.length), gr.dx.data);
   compare(`conv2d ${name} dw`, await read(B.dw, w.data.length), gr.dw.data);
@@ -87,7 +87,7 @@ for (const [name, xs, co, k, s, p, op] of tCases) {
   const geo = convTranspose2dGeometry(xs, w.shape, prm);
   const B = { x: up(x.data), w: up(w.data), b: up(b.data), y: zeros(y.data.length), dy: up(dy.data), dx: zeros(x.data.length), dw: zeros(w.data.length), db: zeros(co) };
   await run([convTranspose2dForward(d, geo, { x: B.x, w: B.w, bias: B.b, y: B.y }), convTranspose2dBackwardInput(d, geo, { dy: B.dy, w: B.w, dx: B.dx }),
-    convTranspose2dBackwardWeight(d, geo, { x: B.x, dy: B.dy, dw: B.dw }), convTranspose2dBackwardBias(d, geo, { dy: B.dy, db: B.db })]);
+    ...convTranspose2dBackwardWeight(d, geo, { x: B.x, dy: B.dy, dw: B.dw, scratch: zeros(convTranspose2dGradScratch(geo).weight) }), ...convTranspose2dBackwardBias(d, geo, { dy: B.dy, db: B.db, scratch: zeros(convTranspose2dGradScratch(geo).bias) })]);
   compare(`conv_transpose2d ${name} y`, await read(B.y, y.data.length), y.data);
   compare(`conv_transpose2d ${name} dx`, await read(B.dx, x.data.length), gr.dx.data);
   compare(`conv_transpose2d ${name} dw`, await read(B.dw, w.data.length), gr.dw.data);

@@ -5,6 +5,8 @@
 @group(0) @binding(5) var<storage, read> g: array<f32>;        // gradient w.r.t. y
 @group(0) @binding(6) var<storage, read_write> dw: array<f32>;
 @group(0) @binding(7) var<storage, read_write> db: array<f32>;
+@group(0) @binding(8) var<storage, read> part: array<f32>;       // per-chunk partial sums
+@group(0) @binding(9) var<storage, read_write> total: array<f32>;
 
 // y[n,co,oy,ox] = bias[co] + sum_{ci,ky,kx} x[n,ci,oy*s-p+ky,ox*s-p+kx] * w[co,ci,ky,kx]
 // Register-blocked: each invocation computes 4 output channels × 4 neighbouring pixels of a row,
@@ -58,14 +60,21 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 // dw[co,ci,ky,kx] = sum_{n,oy,ox} g[n,co,oy,ox] * x[n,ci,oy*s-p+ky,ox*s-p+kx]
 // (A transposed convolution's weight gradient is this same sum with x and g swapped.)
 // Register-blocked: each invocation owns one tap (ky, kx) for 4 output × 4 input channels, so
-// every loaded g serves 4 input channels and every loaded x serves 4 output channels.
+// every loaded g serves 4 input channels and every loaded x serves 4 output channels. There are
+// few such blocks (36 for the seed's first layer), so the batch is split into chunks, each summed
+// by its own invocations into dw[chunk]; sum_chunks adds them up when there is more than one.
 @compute @workgroup_size(WG)
 fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat_id(gid, nwg);
   let khw = u32(p.kernel.x * p.kernel.y);
   let iblocks = (p.c_in + 3u) / 4u;
   let oblocks = (p.c_out + 3u) / 4u;
-  if (i >= oblocks * iblocks * khw) { return; }
+  let blocks = oblocks * iblocks * khw;
+  let flat = flat_id(gid, nwg);
+  if (flat >= blocks * p.chunks) { return; }
+  let chunk = flat / blocks;
+  let i = flat % blocks;
+  let n0 = chunk * p.chunk_images;
+  let n1 = min(p.batch, n0 + p.chunk_images);
   let kx = i32(i % u32(p.kernel.y));
   let ky = i32((i / u32(p.kernel.y)) % u32(p.kernel.x));
   let ci0 = ((i / khw) % iblocks) * 4u;
@@ -80,7 +89,7 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);
   var acc3 = vec4f(0.0);
-  for (var n = 0u; n < p.batch; n++) {
+  for (var n = n0; n < n1; n++) {
     let xb = (n * p.c_in + ci) * ihw;
     let gb = (n * p.c_out + co) * ohw;
     var s0 = vec4f(0.0);
@@ -108,26 +117,39 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
     acc3 += s3;
   }
   let tap = u32(ky * p.kernel.y + kx);
+  let out = chunk * p.c_out * p.c_in * khw;
   let accs = array<vec4f, 4>(acc0, acc1, acc2, acc3);
   for (var j = 0u; j < 4u; j++) {
     for (var k = 0u; k < 4u; k++) {
-      if (co0 + j < p.c_out && ci0 + k < p.c_in) { dw[((co0 + j) * p.c_in + ci0 + k) * khw + tap] = accs[j][k]; }
+      if (co0 + j < p.c_out && ci0 + k < p.c_in) { dw[out + ((co0 + j) * p.c_in + ci0 + k) * khw + tap] = accs[j][k]; }
     }
   }
 }
 
-// db[co] = sum_{n,oy,ox} g[n,co,oy,ox]
+// db[co] = sum_{n,oy,ox} g[n,co,oy,ox], per chunk of the batch like grad_weight (into db[chunk]).
 @compute @workgroup_size(WG)
 fn grad_bias(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let co = flat_id(gid, nwg);
-  if (co >= p.c_out) { return; }
+  let flat = flat_id(gid, nwg);
+  if (flat >= p.c_out * p.chunks) { return; }
+  let chunk = flat / p.c_out;
+  let co = flat % p.c_out;
   let ohw = u32(p.out_size.x * p.out_size.y);
   var acc = 0.0;
-  for (var n = 0u; n < p.batch; n++) {
+  for (var n = chunk * p.chunk_images; n < min(p.batch, (chunk + 1u) * p.chunk_images); n++) {
     let base = (n * p.c_out + co) * ohw;
     var plane = 0.0; // per-image partial sums, as in grad_weight
     for (var j = 0u; j < ohw; j++) { plane += g[base + j]; }
     acc += plane;
   }
-  db[co] = acc;
+  db[flat] = acc;
+}
+
+// total[i] = sum over chunks of part[chunk][i], in a fixed order (deterministic, no atomics).
+@compute @workgroup_size(WG)
+fn sum_chunks(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.reduce_len) { return; }
+  var acc = 0.0;
+  for (var c = 0u; c < p.chunks; c++) { acc += part[c * p.reduce_len + i]; }
+  total[i] = acc;
 }

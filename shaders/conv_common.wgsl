@@ -12,6 +12,9 @@ struct Conv {
   kernel: vec2i,
   stride: vec2i,
   pad: vec2i,
+  chunk_images: u32, // gradient sums: images per chunk (the batch is split so enough threads run)
+  chunks: u32,
+  reduce_len: u32,   // sum_chunks: elements per chunk
 }
 
 @group(0) @binding(0) var<uniform> p: Conv;

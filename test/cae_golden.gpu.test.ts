@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseSafetensors, type Tensor } from '../src/io/safetensors.ts';
 import { activationBackward, activationForward } from '../src/ops/activation.ts';
-import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradWeight } from '../src/ops/conv2d.ts';
+import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradScratch, convGradWeight } from '../src/ops/conv2d.ts';
 import {
   convTranspose2dBackwardBias, convTranspose2dBackwardInput, convTranspose2dBackwardWeight, convTranspose2dForward,
-  convTranspose2dGeometry,
+  convTranspose2dGeometry, convTranspose2dGradScratch,
 } from '../src/ops/conv_transpose2d.ts';
 import { maxpool2dBackward, maxpool2dForward, maxpool2dGeometry } from '../src/ops/maxpool2d.ts';
 import { MSE_PARTS, mseGrad, mseLoss } from '../src/ops/mse.ts';
@@ -39,6 +39,7 @@ describe('the seed autoencoder on the GPU matches PyTorch (forward + backward, b
     const W = (name: string) => upload(g, get(`init.${name}`).data, name);
     const buf = (shape: readonly number[], label: string) => empty(g, shape.reduce((a, b) => a * b, 1), label);
     const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+    const sc = (n: number) => (n > 0 ? empty(g, n, 'scratch') : undefined);
 
     await scoped(g, async () => {
       const x = upload(g, x0, 'x');
@@ -86,22 +87,22 @@ describe('the seed autoencoder on the GPU matches PyTorch (forward + backward, b
         ...mseLoss(d, size(s4), 0, { y: a.out, target: x, scratch, loss }),
         mseGrad(d, size(s4), { y: a.out, target: x, dy: gr.out }),
         activationBackward(d, 'sigmoid', size(s4), { y: a.out, dy: gr.out, dx: gr.u2 }),
-        convTranspose2dBackwardWeight(d, t2, { x: a.r1, dy: gr.u2, dw: dw.t2w }),
-        convTranspose2dBackwardBias(d, t2, { dy: gr.u2, db: dw.t2b }),
+        ...convTranspose2dBackwardWeight(d, t2, { x: a.r1, dy: gr.u2, dw: dw.t2w, scratch: sc(convTranspose2dGradScratch(t2).weight) }),
+        ...convTranspose2dBackwardBias(d, t2, { dy: gr.u2, db: dw.t2b, scratch: sc(convTranspose2dGradScratch(t2).bias) }),
         convTranspose2dBackwardInput(d, t2, { dy: gr.u2, w: p.t2w, dx: gr.r1 }),
         activationBackward(d, 'relu', size(s3), { y: a.r1, dy: gr.r1, dx: gr.u1 }),
-        convTranspose2dBackwardWeight(d, t1, { x: a.q2, dy: gr.u1, dw: dw.t1w }),
-        convTranspose2dBackwardBias(d, t1, { dy: gr.u1, db: dw.t1b }),
+        ...convTranspose2dBackwardWeight(d, t1, { x: a.q2, dy: gr.u1, dw: dw.t1w, scratch: sc(convTranspose2dGradScratch(t1).weight) }),
+        ...convTranspose2dBackwardBias(d, t1, { dy: gr.u1, db: dw.t1b, scratch: sc(convTranspose2dGradScratch(t1).bias) }),
         convTranspose2dBackwardInput(d, t1, { dy: gr.u1, w: p.t1w, dx: gr.q2 }),
         maxpool2dBackward(d, p2, { dy: gr.q2, argmax: a.i2, dx: gr.e2 }),
         activationBackward(d, 'selu', size(s2), { y: a.e2, dy: gr.e2, dx: gr.c2 }),
-        convGradWeight(d, g2, { x: a.q1, dy: gr.c2, dw: dw.c2w }),
-        convGradBias(d, g2, { dy: gr.c2, db: dw.c2b }),
+        ...convGradWeight(d, g2, { x: a.q1, dy: gr.c2, dw: dw.c2w, scratch: sc(convGradScratch(g2).weight) }),
+        ...convGradBias(d, g2, { dy: gr.c2, db: dw.c2b, scratch: sc(convGradScratch(g2).bias) }),
         conv2dBackwardInput(d, g2, { dy: gr.c2, w: p.c2w, dx: gr.q1 }),
         maxpool2dBackward(d, p1, { dy: gr.q1, argmax: a.i1, dx: gr.e1 }),
         activationBackward(d, 'selu', size(s1), { y: a.e1, dy: gr.e1, dx: gr.c1 }),
-        convGradWeight(d, g1, { x, dy: gr.c1, dw: dw.c1w }),
-        convGradBias(d, g1, { dy: gr.c1, db: dw.c1b }),
+        ...convGradWeight(d, g1, { x, dy: gr.c1, dw: dw.c1w, scratch: sc(convGradScratch(g1).weight) }),
+        ...convGradBias(d, g1, { dy: gr.c1, db: dw.c1b, scratch: sc(convGradScratch(g1).bias) }),
       ];
       await run(g, steps);
 

@@ -7,7 +7,7 @@ import { convTranspose2d } from './reference/conv_transpose2d.ts';
 import * as actRef from './reference/activations.ts';
 import { convTranspose2dForward, convTranspose2dGeometry } from '../src/ops/conv_transpose2d.ts';
 import { mulberry32, rand, type Tensor } from './reference/tensor.ts';
-import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradWeight } from '../src/ops/conv2d.ts';
+import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradScratch, convGradWeight } from '../src/ops/conv2d.ts';
 import { empty, expectClose, gpu, readback, run, scoped, upload } from './gpu.ts';
 
 type P = [number, number];
@@ -37,6 +37,7 @@ describe('conv2d on the GPU matches the float64 reference', async () => {
       const w = rand([c.cOut, c.x[1], c.k[0], c.k[1]], rng);
       const b = rand([c.cOut], rng);
       const geo = conv2dGeometry(c.x, w.shape, { stride: c.s, padding: c.p });
+      const scratch = convGradScratch(geo);
       const ref = conv2d(x, w, b, { stride: c.s, padding: c.p });
       const dy = rand(ref.shape, rng);
       const grads = conv2dBackward(x, w, dy, { stride: c.s, padding: c.p });
@@ -47,8 +48,8 @@ describe('conv2d on the GPU matches the float64 reference', async () => {
         await run(g, [
           conv2dForward(d, geo, { x: bx, w: bw, bias: bb, y: by }),
           conv2dBackwardInput(d, geo, { dy: bdy, w: bw, dx: bdx }),
-          convGradWeight(d, geo, { x: bx, dy: bdy, dw: bdw }),
-          convGradBias(d, geo, { dy: bdy, db: bdb }),
+          ...convGradWeight(d, geo, { x: bx, dy: bdy, dw: bdw, scratch: empty(g, scratch.weight, 'dw scratch') }),
+          ...convGradBias(d, geo, { dy: bdy, db: bdb, scratch: empty(g, scratch.bias, 'db scratch') }),
         ]);
         const check = async (buf: GPUBuffer, t: Tensor, what: string) => expectClose(await readback(g, buf, t.data.length), t.data, what);
         await check(by, ref, 'y');

@@ -6,7 +6,7 @@ import { convTranspose2d, convTranspose2dBackward } from './reference/conv_trans
 import { mulberry32, rand, type Tensor } from './reference/tensor.ts';
 import {
   convTranspose2dBackwardBias, convTranspose2dBackwardInput, convTranspose2dBackwardWeight, convTranspose2dForward,
-  convTranspose2dGeometry,
+  convTranspose2dGeometry, convTranspose2dGradScratch,
 } from '../src/ops/conv_transpose2d.ts';
 import { empty, expectClose, gpu, readback, run, scoped, upload } from './gpu.ts';
 
@@ -38,6 +38,7 @@ describe('conv_transpose2d on the GPU matches the float64 reference', () => {
       const b = rand([c.cOut], rng);
       const params = { stride: c.s, padding: c.p, outputPadding: c.op };
       const geo = convTranspose2dGeometry(c.x, w.shape, { stride: c.s, padding: c.p, outputPadding: c.op });
+      const scratch = convTranspose2dGradScratch(geo);
       const ref = convTranspose2d(x, w, b, params);
       const dy = rand(ref.shape, rng);
       const grads = convTranspose2dBackward(x, w, dy, params);
@@ -48,8 +49,8 @@ describe('conv_transpose2d on the GPU matches the float64 reference', () => {
         await run(g, [
           convTranspose2dForward(d, geo, { x: bx, w: bw, bias: bb, y: by }),
           convTranspose2dBackwardInput(d, geo, { dy: bdy, w: bw, dx: bdx }),
-          convTranspose2dBackwardWeight(d, geo, { x: bx, dy: bdy, dw: bdw }),
-          convTranspose2dBackwardBias(d, geo, { dy: bdy, db: bdb }),
+          ...convTranspose2dBackwardWeight(d, geo, { x: bx, dy: bdy, dw: bdw, scratch: empty(g, scratch.weight, 'dw scratch') }),
+          ...convTranspose2dBackwardBias(d, geo, { dy: bdy, db: bdb, scratch: empty(g, scratch.bias, 'db scratch') }),
         ]);
         const check = async (buf: GPUBuffer, t: Tensor, what: string) => expectClose(await readback(g, buf, t.data.length), t.data, what);
         await check(by, ref, 'y');

@@ -135,3 +135,15 @@ describe('weights and checkpoints', () => {
     expect(() => parseCheckpoint(cae, serializeWeights(cae, params), 'w.safetensors')).toThrow(FormatError);
   });
 });
+
+describe('gradient sums split over the batch', () => {
+  it('split when there are few outputs (so the GPU has threads to run), and not at batch 1', async () => {
+    const { conv2dGeometry, gradSplit, convGradScratch } = await import('../src/ops/conv2d.ts');
+    const g32 = conv2dGeometry([32, 3, 32, 32], [16, 3, 3, 3], { padding: 1 });
+    expect(gradSplit(g32, 36)).toEqual({ chunks: 32, chunkImages: 1 });
+    expect(convGradScratch(g32)).toEqual({ weight: 32 * 432, bias: 32 * 16 });
+    const g1 = conv2dGeometry([1, 3, 32, 32], [16, 3, 3, 3], { padding: 1 });
+    expect(convGradScratch(g1)).toEqual({ weight: 0, bias: 0 });
+    expect(gradSplit(conv2dGeometry([7, 16, 8, 8], [32, 16, 3, 3]), 288)).toEqual({ chunks: 7, chunkImages: 1 });
+  });
+});

@@ -41,14 +41,16 @@ describe('layouts come from the WGSL', () => {
   it('reads the conv uniform struct with WGSL alignment (vec2<i32> on 8-byte boundaries)', () => {
     const info = reflectCompute(conv2dShader.code).get('forward')!;
     const f = info.uniform!.fields;
-    expect([...f.keys()]).toEqual(['batch', 'c_in', 'c_out', 'has_bias', 'in_size', 'out_size', 'kernel', 'stride', 'pad']);
+    expect([...f.keys()]).toEqual(['batch', 'c_in', 'c_out', 'has_bias', 'in_size', 'out_size', 'kernel', 'stride', 'pad', 'chunk_images', 'chunks', 'reduce_len']);
     expect(f.get('in_size')).toEqual({ offset: 16, scalar: 'i32', count: 2 });
     expect(f.get('pad')!.offset).toBe(48);
-    expect(info.uniform!.size).toBe(56);
+    expect(f.get('chunk_images')!.offset).toBe(56);
+    expect(info.uniform!.size).toBe(72); // 68 bytes of fields, rounded up to the struct's 8-byte alignment
     expect(info.bindings.map((b) => `${b.binding}:${b.name}:${b.type}`)).toEqual(
       ['0:p:uniform', '1:x:read-only-storage', '2:w:read-only-storage', '3:bias:read-only-storage', '4:y:storage']);
     // An entry point only binds what it uses.
     expect(reflectCompute(conv2dShader.code).get('grad_bias')!.bindings.map((b) => b.name)).toEqual(['p', 'g', 'db']);
+    expect(reflectCompute(conv2dShader.code).get('sum_chunks')!.bindings.map((b) => b.name)).toEqual(['p', 'part', 'total']);
   });
 
   it('refuses missing, unknown or mistyped uniform fields and bindings by name', async () => {

@@ -4,10 +4,11 @@
 // or output) are simply read again by the backward node, and the planner keeps them alive.
 import type { Model, Layer } from '../nn/spec.ts';
 import { Graph } from './graph.ts';
-import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradWeight, type ConvGeometry } from '../ops/conv2d.ts';
+import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradScratch, convGradWeight, type ConvGeometry } from '../ops/conv2d.ts';
+import type { Binding } from '../gpu/kernel.ts';
 import {
   convTranspose2dBackwardBias, convTranspose2dBackwardInput, convTranspose2dBackwardWeight, convTranspose2dForward,
-  convTranspose2dGeometry,
+  convTranspose2dGeometry, convTranspose2dGradScratch,
 } from '../ops/conv_transpose2d.ts';
 import { maxpool2dBackward, maxpool2dForward, maxpool2dGeometry } from '../ops/maxpool2d.ts';
 import { activationBackward, activationForward, ACTIVATIONS, type Activation } from '../ops/activation.ts';
@@ -112,10 +113,15 @@ export function buildTrainingGraph(model: Model, c: StepConfig): TrainingGraph {
       const [w] = [params.get(L.params[0]!.name)!];
       const [dw, db] = [paramGrads.get(L.params[0]!.name)!, paramGrads.get(L.params[1]!.name)!];
       const conv = t === 'conv2d';
-      g.node({ label: `${label}/dw`, layer: L.name, phase: 'backward', reads: [xin, gy], writes: [dw],
-        build: (d, at) => [(conv ? convGradWeight : convTranspose2dBackwardWeight)(d, geo, { x: at(xin), dy: at(gy), dw: at(dw) }, `${label}/dw`)] });
-      g.node({ label: `${label}/db`, layer: L.name, phase: 'backward', reads: [gy], writes: [db],
-        build: (d, at) => [(conv ? convGradBias : convTranspose2dBackwardBias)(d, geo, { dy: at(gy), db: at(db) }, `${label}/db`)] });
+      // Gradient sums split over the batch need scratch for their per-chunk partials.
+      const need = (conv ? convGradScratch : convTranspose2dGradScratch)(geo);
+      const sw = need.weight > 0 ? g.tensor(`${L.name}/dw_partials`, [need.weight]) : undefined;
+      const sb = need.bias > 0 ? g.tensor(`${L.name}/db_partials`, [need.bias]) : undefined;
+      const maybe = (id: number | undefined, at: (t: number) => Binding) => (id === undefined ? undefined : at(id));
+      g.node({ label: `${label}/dw`, layer: L.name, phase: 'backward', reads: [xin, gy], writes: sw === undefined ? [dw] : [sw, dw],
+        build: (d, at) => (conv ? convGradWeight : convTranspose2dBackwardWeight)(d, geo, { x: at(xin), dy: at(gy), dw: at(dw), scratch: maybe(sw, at) }, `${label}/dw`) });
+      g.node({ label: `${label}/db`, layer: L.name, phase: 'backward', reads: [gy], writes: sb === undefined ? [db] : [sb, db],
+        build: (d, at) => (conv ? convGradBias : convTranspose2dBackwardBias)(d, geo, { dy: at(gy), db: at(db), scratch: maybe(sb, at) }, `${label}/db`) });
       if (needDx) {
         g.node({ label: `${label}/dx`, layer: L.name, phase: 'backward', reads: [gy, w], writes: [gx],
           build: (d, at) => [(conv ? conv2dBackwardInput : convTranspose2dBackwardInput)(d, geo, { dy: at(gy), w: at(w), dx: at(gx) }, `${label}/dx`)] });

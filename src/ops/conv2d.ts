@@ -49,10 +49,11 @@ export const conv2dWeightShape = (g: ConvGeometry): Shape4 => [g.cOut, g.cIn, g.
 export const conv2dOutputShape = (g: ConvGeometry): Shape4 => [g.batch, g.cOut, g.outSize[0], g.outSize[1]];
 
 /** The uniform struct shared by conv2d.wgsl and conv_transpose2d.wgsl. */
-export function convUniform(g: ConvGeometry, hasBias: boolean) {
+export function convUniform(g: ConvGeometry, hasBias: boolean, split: GradSplit = { chunks: 1, chunkImages: g.batch }, reduceLen = 0) {
   return {
     batch: g.batch, c_in: g.cIn, c_out: g.cOut, has_bias: hasBias ? 1 : 0,
     in_size: g.inSize, out_size: g.outSize, kernel: g.kernel, stride: g.stride, pad: g.padding,
+    chunk_images: split.chunkImages, chunks: split.chunks, reduce_len: reduceLen,
   };
 }
 
@@ -76,14 +77,51 @@ export function conv2dBackwardInput(device: GPUDevice, g: ConvGeometry, b: { dy:
     convUniform(t, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx });
 }
 
-/** Weight gradient; `swap` reads the roles of x and g the other way round (for conv_transpose2d). */
-export function convGradWeight(device: GPUDevice, g: ConvGeometry, b: { x: Binding; dy: Binding; dw: Binding },
-  label = 'conv2d/backward/dw'): Dispatch {
-  return makeDispatch(device, conv2dShader, 'grad_weight', label, Math.ceil(g.cOut / 4) * Math.ceil(g.cIn / 4) * g.kernel[0] * g.kernel[1],
-    convUniform(g, false), { x: b.x, g: b.dy, dw: b.dw });
+/**
+ * How a gradient sum over the batch is split: each chunk of images is summed by its own threads,
+ * then the chunks are added. Weight and bias gradients have few outputs (432 for the seed's first
+ * conv), so without the split a big GPU would run a handful of threads with very long loops.
+ */
+export interface GradSplit { chunks: number; chunkImages: number }
+
+/** Aim for at least this many threads in a gradient sum (enough to fill a GPU, cheap on a CPU). */
+const GRAD_THREADS = 2048;
+
+export function gradSplit(g: ConvGeometry, outputs: number): GradSplit {
+  const wanted = Math.min(g.batch, Math.max(1, Math.ceil(GRAD_THREADS / outputs)));
+  const chunkImages = Math.ceil(g.batch / wanted);
+  return { chunks: Math.ceil(g.batch / chunkImages), chunkImages };
 }
 
-export function convGradBias(device: GPUDevice, g: ConvGeometry, b: { dy: Binding; db: Binding },
-  label = 'conv2d/backward/db'): Dispatch {
-  return makeDispatch(device, conv2dShader, 'grad_bias', label, g.cOut, convUniform(g, false), { g: b.dy, db: b.db });
+const weightBlocks = (g: ConvGeometry) => Math.ceil(g.cOut / 4) * Math.ceil(g.cIn / 4) * g.kernel[0] * g.kernel[1];
+
+/** Floats of scratch the weight and bias gradients need for their per-chunk partial sums (0: none). */
+export function convGradScratch(g: ConvGeometry): { weight: number; bias: number } {
+  const w = gradSplit(g, weightBlocks(g)), b = gradSplit(g, g.cOut);
+  return { weight: w.chunks > 1 ? w.chunks * g.cOut * g.cIn * g.kernel[0] * g.kernel[1] : 0, bias: b.chunks > 1 ? b.chunks * g.cOut : 0 };
+}
+
+/** Sums per-chunk partials into `total` (skipped when there is one chunk, written in place). */
+function chunked(device: GPUDevice, label: string, g: ConvGeometry, split: GradSplit, len: number, entry: string,
+  invocations: number, buffers: Record<string, Binding>, out: string, total: Binding, scratch?: Binding): Dispatch[] {
+  if (split.chunks === 1) return [makeDispatch(device, conv2dShader, entry, label, invocations, convUniform(g, false, split), { ...buffers, [out]: total })];
+  if (!scratch) throw new Error(`${label}: ${split.chunks} chunks need a scratch buffer (convGradScratch)`);
+  return [
+    makeDispatch(device, conv2dShader, entry, `${label}/chunks`, invocations * split.chunks, convUniform(g, false, split), { ...buffers, [out]: scratch }),
+    makeDispatch(device, conv2dShader, 'sum_chunks', `${label}/sum`, len, convUniform(g, false, split, len), { part: scratch, total }),
+  ];
+}
+
+/** dW = sum over the batch of dy ⊗ x patches; `scratch` as sized by convGradScratch(g).weight. */
+export function convGradWeight(device: GPUDevice, g: ConvGeometry, b: { x: Binding; dy: Binding; dw: Binding; scratch?: Binding },
+  label = 'conv2d/backward/dw'): Dispatch[] {
+  const blocks = weightBlocks(g);
+  return chunked(device, label, g, gradSplit(g, blocks), g.cOut * g.cIn * g.kernel[0] * g.kernel[1], 'grad_weight', blocks,
+    { x: b.x, g: b.dy }, 'dw', b.dw, b.scratch);
+}
+
+/** db = sum of dy over batch and pixels; `scratch` as sized by convGradScratch(g).bias. */
+export function convGradBias(device: GPUDevice, g: ConvGeometry, b: { dy: Binding; db: Binding; scratch?: Binding },
+  label = 'conv2d/backward/db'): Dispatch[] {
+  return chunked(device, label, g, gradSplit(g, g.cOut), g.cOut, 'grad_bias', g.cOut, { g: b.dy }, 'db', b.db, b.scratch);
 }

@@ -7,7 +7,7 @@ import convTWgsl from '../../shaders/conv_transpose2d.wgsl?raw';
 import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
 import { activationOverrides, type Activation } from './activation.ts';
 import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
-import { conv2dShader, convGradBias, convGradWeight, convUniform, type ConvGeometry } from './conv2d.ts';
+import { conv2dShader, convGradBias, convGradScratch, convGradWeight, convUniform, type ConvGeometry } from './conv2d.ts';
 
 export const convTransposeShader = shader('conv_transpose2d', `${convCommonWgsl}\n${convTWgsl}`);
 
@@ -67,12 +67,18 @@ export function convTranspose2dBackwardInput(device: GPUDevice, g: ConvGeometry,
 
 /** dw[ci,co,ky,kx] = sum x[n,ci,iy,ix] * dy[n,co,iy*s-p+ky, ix*s-p+kx]: conv2d's dw with x as "g". */
 export function convTranspose2dBackwardWeight(device: GPUDevice, g: ConvGeometry,
-  b: { x: Binding; dy: Binding; dw: Binding }, label = 'conv_transpose2d/backward/dw'): Dispatch {
-  const c: ConvGeometry = { ...g, cIn: g.cOut, cOut: g.cIn, inSize: g.outSize, outSize: g.inSize };
-  return convGradWeight(device, c, { x: b.dy, dy: b.x, dw: b.dw }, label);
+  b: { x: Binding; dy: Binding; dw: Binding; scratch?: Binding }, label = 'conv_transpose2d/backward/dw'): Dispatch[] {
+  return convGradWeight(device, weightGradGeometry(g), { x: b.dy, dy: b.x, dw: b.dw, scratch: b.scratch }, label);
 }
 
-export function convTranspose2dBackwardBias(device: GPUDevice, g: ConvGeometry, b: { dy: Binding; db: Binding },
-  label = 'conv_transpose2d/backward/db'): Dispatch {
+/** The conv2d geometry whose weight gradient is this transposed convolution's (x and dy swapped). */
+export const weightGradGeometry = (g: ConvGeometry): ConvGeometry => ({ ...g, cIn: g.cOut, cOut: g.cIn, inSize: g.outSize, outSize: g.inSize });
+
+/** Scratch floats for convTranspose2dBackwardWeight / …Bias (see convGradScratch). */
+export const convTranspose2dGradScratch = (g: ConvGeometry) =>
+  ({ weight: convGradScratch(weightGradGeometry(g)).weight, bias: convGradScratch(g).bias });
+
+export function convTranspose2dBackwardBias(device: GPUDevice, g: ConvGeometry, b: { dy: Binding; db: Binding; scratch?: Binding },
+  label = 'conv_transpose2d/backward/db'): Dispatch[] {
   return convGradBias(device, g, b, label);
 }
