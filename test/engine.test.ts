@@ -39,6 +39,7 @@ describe('model specs', () => {
     ['empty output', { input: [3, 4, 4], layers: [{ name: 'c', type: 'conv2d', out: 3, kernel: 5 }] }, /layer 0 \(c, conv2d\): .*empty/],
     ['output ≠ input', { input: [3, 8, 8], layers: [{ type: 'conv2d', out: 4, kernel: 1 }] }, /output shape \[4, 8, 8\] \(after layer 0, 0\) must equal the input shape \[3, 8, 8\]/],
     ['duplicate name', { input: [3, 8, 8], layers: [{ name: 'a', type: 'relu' }, { name: 'a', type: 'relu' }] }, /layer 1: name "a" is empty or repeated/],
+    ['no parameters', { input: [3, 8, 8], layers: [{ type: 'relu' }] }, /no layer has parameters to train/],
     ['bad pair', { input: [3, 8, 8], layers: [{ type: 'maxpool2d', kernel: [2, 2, 2] }] }, /"kernel" must be a number or \[h, w\]/],
   ];
   for (const [what, spec, msg] of bad) {

@@ -135,6 +135,7 @@ export function buildModel(raw: unknown, source = 'model spec'): Model {
       `[${(input as number[]).join(', ')}] for an autoencoder`);
   }
   const params = layers.flatMap((l) => l.params);
+  if (params.length === 0) fail('no layer has parameters to train (add a conv2d or convtranspose2d)');
   const lastType = last.spec.type;
   return {
     spec: raw as ModelSpec, layers, params,
