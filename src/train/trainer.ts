@@ -24,6 +24,8 @@ export interface TrainerOptions {
   shuffle: boolean;
   range?: DataRange;
   profile?: boolean;
+  /** With `profile`, time one step in this many (timestamps split the step into more passes). */
+  profileEvery?: number;
   onLoss?: LossCallback;
   /** Parameters by PyTorch name; missing ones are initialised as PyTorch would. */
   init?: Map<string, Float32Array>;
@@ -151,7 +153,8 @@ export class Trainer {
     this.tg.graph.nodes.forEach((n, i) => n.perStep?.(device, this.dispatches[i]!, ctx));
 
     const enc = device.createCommandEncoder({ label: `step ${step}` });
-    const stamp = this.profiler?.timestampWrites(0) !== undefined;
+    const stamp = this.profiler !== undefined && step % (this.options.profileEvery ?? 1) === 0 &&
+      this.profiler.timestampWrites(0) !== undefined;
     if (stamp) {
       this.groups.forEach((g, gi) => {
         const pass = enc.beginComputePass({ label: g.name, timestampWrites: this.profiler!.timestampWrites(gi) });
