@@ -83,6 +83,12 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let co = min(vec4u(co0, co0 + 1u, co0 + 2u, co0 + 3u), vec4u(p.c_out - 1u));
   let ihw = u32(p.in_size.x * p.in_size.y);
   let ohw = u32(p.out_size.x * p.out_size.y);
+  // The output rows and columns whose tap (ky, kx) lands inside x: the loops below need no
+  // bounds tests, so invocations on the border never diverge from the rest.
+  let oy_lo = first_inside(ky, p.pad.x, p.stride.x);
+  let oy_hi = min(p.out_size.x, last_inside(ky, p.pad.x, p.stride.x, p.in_size.x) + 1);
+  let ox_lo = first_inside(kx, p.pad.y, p.stride.y);
+  let ox_hi = min(p.out_size.y, last_inside(kx, p.pad.y, p.stride.y, p.in_size.y) + 1);
   // Summed per image, then across images: two short chains instead of one of N·H·W terms keep
   // float32 rounding error near that of a pairwise sum (it mattered at batch 32 on 32×32 images).
   var acc0 = vec4f(0.0); // acc_j[k]: output channel co0 + j, input channel ci0 + k
@@ -96,12 +102,10 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
     var s1 = vec4f(0.0);
     var s2 = vec4f(0.0);
     var s3 = vec4f(0.0);
-    for (var oy = 0; oy < p.out_size.x; oy++) {
+    for (var oy = oy_lo; oy < oy_hi; oy++) {
       let iy = oy * p.stride.x - p.pad.x + ky;
-      if (iy < 0 || iy >= p.in_size.x) { continue; }
-      for (var ox = 0; ox < p.out_size.y; ox++) {
+      for (var ox = ox_lo; ox < ox_hi; ox++) {
         let ix = ox * p.stride.y - p.pad.y + kx;
-        if (ix < 0 || ix >= p.in_size.y) { continue; }
         let xo = u32(iy * p.in_size.y + ix);
         let go = u32(oy * p.out_size.y + ox);
         let xv = vec4f(x[xb.x + xo], x[xb.y + xo], x[xb.z + xo], x[xb.w + xo]);
@@ -124,6 +128,13 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
       if (co0 + j < p.c_out && ci0 + k < p.c_in) { dw[out + ((co0 + j) * p.c_in + ci0 + k) * khw + tap] = accs[j][k]; }
     }
   }
+}
+
+// The smallest o ≥ 0 with o*s - pad + k ≥ 0, and the largest with o*s - pad + k ≤ size - 1.
+fn first_inside(k: i32, pad: i32, s: i32) -> i32 { return max(0, (pad - k + s - 1) / s); }
+fn last_inside(k: i32, pad: i32, s: i32, size: i32) -> i32 {
+  let t = size - 1 + pad - k;
+  return select(-1, t / s, t >= 0);
 }
 
 // db[co] = sum_{n,oy,ox} g[n,co,oy,ox], per chunk of the batch like grad_weight (into db[chunk]).

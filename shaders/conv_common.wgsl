@@ -23,10 +23,11 @@ struct Conv {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;     // [c_out], read when has_bias
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-// x at column ix of a row, or the zero padding outside it.
+// x at column ix of a row, or the zero padding outside it. Branch-free: the index is clamped into
+// the row and the value masked, so neighbouring invocations never diverge on the border.
 fn load_x(row: u32, ix: i32) -> f32 {
-  if (ix < 0 || ix >= p.in_size.y) { return 0.0; }
-  return x[row + u32(ix)];
+  let v = x[row + u32(clamp(ix, 0, p.in_size.y - 1))];
+  return select(0.0, v, ix >= 0 && ix < p.in_size.y);
 }
 
 // Writes 4 output channels (co0..co0+3) of one pixel through the fused activation, skipping
