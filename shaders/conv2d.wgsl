@@ -25,11 +25,9 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let n = i / (xblocks * u32(p.out_size.x) * cblocks);
   let ihw = u32(p.in_size.x * p.in_size.y);
   let khw = u32(p.kernel.x * p.kernel.y);
-  let last = p.c_out - 1u;
-  let co = vec4u(co0, min(co0 + 1u, last), min(co0 + 2u, last), min(co0 + 3u, last));
+  let co = out_channels(co0);
   let wstride = p.c_in * khw;
-  var b = vec4f(0.0);
-  if (p.has_bias != 0u) { b = vec4f(bias[co.x], bias[co.y], bias[co.z], bias[co.w]); }
+  let b = bias4(co);
   var acc0 = b;
   var acc1 = b;
   var acc2 = b;
@@ -80,7 +78,7 @@ fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let ci0 = ((i / khw) % iblocks) * 4u;
   let co0 = (i / (khw * iblocks)) * 4u;
   let ci = min(vec4u(ci0, ci0 + 1u, ci0 + 2u, ci0 + 3u), vec4u(p.c_in - 1u));
-  let co = min(vec4u(co0, co0 + 1u, co0 + 2u, co0 + 3u), vec4u(p.c_out - 1u));
+  let co = out_channels(co0);
   let ihw = u32(p.in_size.x * p.in_size.y);
   let ohw = u32(p.out_size.x * p.out_size.y);
   // The output rows and columns whose tap (ky, kx) lands inside x: the loops below need no

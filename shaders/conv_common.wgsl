@@ -23,6 +23,17 @@ struct Conv {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;     // [c_out], read when has_bias
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
+// Output channels co0..co0+3, clamped to the last one: loads stay in range, store_y skips the extras.
+fn out_channels(co0: u32) -> vec4u {
+  return min(vec4u(co0, co0 + 1u, co0 + 2u, co0 + 3u), vec4u(p.c_out - 1u));
+}
+
+// The bias of 4 output channels, or zeros for a convolution without one.
+fn bias4(co: vec4u) -> vec4f {
+  if (p.has_bias == 0u) { return vec4f(0.0); }
+  return vec4f(bias[co.x], bias[co.y], bias[co.z], bias[co.w]);
+}
+
 // x at column ix of a row, or the zero padding outside it. Branch-free: the index is clamped into
 // the row and the value masked, so neighbouring invocations never diverge on the border.
 fn load_x(row: u32, ix: i32) -> f32 {

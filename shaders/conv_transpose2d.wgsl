@@ -25,9 +25,8 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   let ox0 = r + p.stride.y * m0;
   let ihw = u32(p.in_size.x * p.in_size.y);
   let khw = u32(p.kernel.x * p.kernel.y);
-  let co = min(vec4u(co0, co0 + 1u, co0 + 2u, co0 + 3u), vec4u(p.c_out - 1u));
-  var b = vec4f(0.0);
-  if (p.has_bias != 0u) { b = vec4f(bias[co.x], bias[co.y], bias[co.z], bias[co.w]); }
+  let co = out_channels(co0);
+  let b = bias4(co);
   var acc0 = b;
   var acc1 = b;
   var acc2 = b;
