@@ -63,3 +63,26 @@ describe('training steps equal PyTorch from the same start', () => {
     expectLikeTorch('adam', await train({ kind: 'adam', options: { lr: 1e-3 } }, 3));
   });
 });
+
+describe('reconstructions', () => {
+  it('a forward-only plan on the trainer\'s live weights gives PyTorch\'s output (as bytes)', async () => {
+    const g = await gpu();
+    const { Reconstructor } = await import('../src/train/reconstruct.ts');
+    await scoped(g, async () => {
+      const t = new Trainer(g, model, { count: 8, pixels, source: 'fixture' },
+        { batch: 8, optimizer: { kind: 'sgd', options: { lr: 0.01 } }, seed: 0, shuffle: false, init });
+      const r = new Reconstructor(t, pixels, 8);
+      const before = (await r.run())!;
+      const want = fb.get('output')!.data;
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(before[i]! - 255 * want[i]!));
+      expect(worst).toBeLessThanOrEqual(0.5 + 1e-3);
+      // After a step it reads the new weights, not a copy made at construction.
+      await t.trainStep(true);
+      const after = (await r.run())!;
+      expect(after.some((v, i) => v !== before[i])).toBe(true);
+      r.destroy();
+      t.destroy();
+    });
+  });
+});

@@ -24,11 +24,12 @@ export class PlanBuffers {
   readonly persistent = new Map<number, GPUBuffer>();
   readonly slots: GPUBuffer[];
 
-  constructor(readonly device: GPUDevice, readonly plan: Plan, label: string) {
+  /** `external`: buffers owned elsewhere to use for some persistent tensors (never destroyed here). */
+  constructor(readonly device: GPUDevice, readonly plan: Plan, label: string, private readonly external = new Map<number, GPUBuffer>()) {
     const USAGE = usage();
     this.slots = plan.slots.map((s, i) => device.createBuffer({ label: `${label}/slot${i}`, size: s.bytes, usage: USAGE.transient }));
     for (const t of plan.graph.tensors) {
-      if (t.residence === 'transient' || t.view) continue;
+      if (t.residence === 'transient' || t.view || external.has(t.id)) continue;
       this.persistent.set(t.id, device.createBuffer({ label: `${label}/${t.name}`, size: pad4(t.bytes), usage: USAGE[t.residence] }));
     }
   }
@@ -38,7 +39,7 @@ export class PlanBuffers {
     const t = this.plan.graph.tensors[id]!;
     if (t.view) return this.buffer(t.view.of);
     const slot = this.plan.slotOf[id]!;
-    return slot >= 0 ? this.slots[slot]! : this.persistent.get(id)!;
+    return slot >= 0 ? this.slots[slot]! : this.persistent.get(id) ?? this.external.get(id)!;
   }
 
   readonly at = (id: number): Binding => {

@@ -1,7 +1,6 @@
 // Reconstructions of a fixed set of images with the trainer's current weights, for display. A
-// forward-only plan shares the trainer's parameter buffer (no copy), and its result is read back
+// forward-only plan binds the trainer's parameter buffer itself (no copy), and its result is read back
 // asynchronously: awaiting it never blocks the training loop, which keeps submitting steps.
-import type { Binding } from '../gpu/kernel.ts';
 import { buildForwardGraph, type TrainingGraph } from '../graph/autograd.ts';
 import { record, type Dispatch } from '../ops/dispatch.ts';
 import { planStep, type Plan } from '../plan/plan.ts';
@@ -22,16 +21,11 @@ export class Reconstructor {
     const device = gpu.device;
     this.tg = buildForwardGraph(model, count);
     this.plan = planStep(this.tg.graph);
-    this.buffers = new PlanBuffers(device, this.plan, 'reconstruct');
-    // Bind the trainer's live parameters instead of the plan's own (unused) parameter buffer.
-    const paramsId = this.tg.graph.tensors.find((t) => t.name === 'params')!.id;
+    // Read the trainer's live parameters: the plan's parameter tensor is that buffer, not a copy.
+    const paramsId = this.tg.graph.tensors.find((t) => t.name === 'params' && !t.view)!.id;
     const live = trainer.buffers.buffer(trainer.tg.graph.tensors.find((t) => t.name === 'params' && !t.view)!.id);
-    const at = (id: number): Binding => {
-      const t = this.tg.graph.tensors[id]!;
-      if (t.view?.of === paramsId) return { buffer: live, offset: t.view.offset * 4, size: t.bytes };
-      return this.buffers.at(id);
-    };
-    this.dispatches = this.tg.graph.nodes.flatMap((n) => n.build(device, at));
+    this.buffers = new PlanBuffers(device, this.plan, 'reconstruct', new Map([[paramsId, live]]));
+    this.dispatches = this.tg.graph.nodes.flatMap((n) => n.build(device, this.buffers.at));
     const [lo, hi] = trainer.range === '0,1' ? [0, 1] : [-1, 1];
     const x = Float32Array.from(pixels.subarray(0, count * this.size), (b) => lo + (hi - lo) * (b / 255));
     device.queue.writeBuffer(this.buffers.buffer(this.tg.input), 0, x);
