@@ -17,10 +17,15 @@ export class LossReader {
 
   constructor(private readonly device: GPUDevice, private readonly loss: GPUBuffer, private readonly wait: Waiter,
     private readonly onLoss: LossCallback, readonly chunk = 8, stagingBuffers = 4, label = 'losses') {
-    this.ring = chunk * stagingBuffers * 2;
+    this.ring = LossReader.ringSize(chunk, stagingBuffers);
     for (let i = 0; i < stagingBuffers; i++) {
       this.free.push(device.createBuffer({ label: `${label}/staging${i}`, size: chunk * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
     }
+  }
+
+  /** Ring slots for `chunk` × `stagingBuffers`: room for every unread step, twice over. */
+  static ringSize(chunk: number, stagingBuffers: number): number {
+    return chunk * stagingBuffers * 2;
   }
 
   slot(step: number): number {

@@ -15,6 +15,10 @@ import { LossReader, type LossCallback } from '../run/losses.ts';
 import { Profiler, type PassGroup } from '../run/profiler.ts';
 import type { Checkpoint } from '../io/weights.ts';
 
+/** Losses are read back every LOSS_CHUNK steps through LOSS_STAGING buffers (bounding run-ahead). */
+const LOSS_CHUNK = 8;
+const LOSS_STAGING = 4;
+
 export interface Dataset { count: number; pixels: Uint8Array; source: string }
 
 export interface TrainerOptions {
@@ -77,13 +81,13 @@ export class Trainer {
     this.range = options.range ?? defaultRange(model);
     this.stepsPerEpoch = Math.floor(data.count / batch);
     const label = options.label ?? 'train';
-    this.tg = buildTrainingGraph(model, { batch, records: data.count, range: this.range, optimizer: options.optimizer, lossRing: 64 });
+    this.tg = buildTrainingGraph(model, { batch, records: data.count, range: this.range, optimizer: options.optimizer,
+      lossRing: LossReader.ringSize(LOSS_CHUNK, LOSS_STAGING) });
     this.plan = planStep(this.tg.graph);
     const device = gpu.device;
     this.buffers = new PlanBuffers(device, this.plan, label);
     this.dispatches = this.tg.graph.nodes.map((n) => n.build(device, this.buffers.at));
-    this.losses = new LossReader(device, this.persistent('loss'), gpu.wait, (s, l) => options.onLoss?.(s, l), 8, 4, `${label}/losses`);
-    if (this.losses.ring > 64) throw new Error('loss ring larger than planned');
+    this.losses = new LossReader(device, this.persistent('loss'), gpu.wait, (s, l) => options.onLoss?.(s, l), LOSS_CHUNK, LOSS_STAGING, `${label}/losses`);
 
     // Upload once: the dataset's bytes (padded to whole words) and the parameters.
     const bytes = new Uint8Array(Math.ceil(data.pixels.length / 4) * 4);
