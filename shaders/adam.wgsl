@@ -4,9 +4,6 @@
 
 struct Adam {
   count: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
   beta1: f32,
   beta2: f32,
   eps: f32,

@@ -4,9 +4,6 @@
 
 struct Pool {
   planes: u32,      // batch * channels
-  has_args: u32,    // unused field keeps the vec2s aligned
-  _pad0: u32,
-  _pad1: u32,
   in_size: vec2i,
   out_size: vec2i,
   kernel: vec2i,

@@ -8,7 +8,6 @@ struct Mse {
   count: u32,      // elements in y and target
   loss_index: u32, // where in `loss` this step's value goes (the trainer keeps a ring of them)
   scale: f32,      // multiplies the gradient: 2/count for a mean
-  _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Mse;

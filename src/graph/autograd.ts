@@ -12,9 +12,9 @@ import {
 } from '../ops/conv_transpose2d.ts';
 import { maxpool2dBackward, maxpool2dForward, maxpool2dGeometry } from '../ops/maxpool2d.ts';
 import { activationBackward, activationForward, ACTIVATIONS, type Activation } from '../ops/activation.ts';
-import { MSE_PARTS, mseGrad, mseLoss } from '../ops/mse.ts';
+import { MSE_PARTS, mseGrad, mseLoss, msePrepare } from '../ops/mse.ts';
 import { gatherBatch, gatherPrepare, type DataRange } from '../ops/gather.ts';
-import { writeUniform, type Dispatch } from '../ops/dispatch.ts';
+import type { Dispatch } from '../ops/dispatch.ts';
 import { adamPrepare, adamStep, type AdamOptions } from '../ops/adam.ts';
 import { sgdPrepare, sgdStep, type SgdOptions } from '../ops/sgd.ts';
 
@@ -91,7 +91,7 @@ export function buildTrainingGraph(model: Model, c: StepConfig): TrainingGraph {
   const scratch = g.tensor('loss/partials', [MSE_PARTS]);
   g.node({ label: 'loss/mse', layer: 'loss', phase: 'loss', reads: [output, input], writes: [scratch, loss],
     build: (d, at) => mseLoss(d, n, 0, { y: at(output), target: at(input), scratch: at(scratch), loss: at(loss) }, 'loss/mse'),
-    perStep: (d, ds, s) => writeUniform(d, ds[1]!, { count: n, loss_index: s.lossSlot, scale: 2 / n, _pad: 0 }),
+    perStep: (d, ds, s) => msePrepare(d, ds, n, s.lossSlot),
   });
   let grad = g.tensor('loss/grad', shape4(model.spec.input));
   const gOut = grad;

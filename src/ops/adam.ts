@@ -13,7 +13,7 @@ export function adamUniform(count: number, o: AdamOptions, step: number) {
   const beta1 = o.beta1 ?? 0.9;
   const beta2 = o.beta2 ?? 0.999;
   return {
-    count, _pad0: 0, _pad1: 0, _pad2: 0, beta1, beta2, eps: o.eps ?? 1e-8, weight_decay: o.weightDecay ?? 0,
+    count, beta1, beta2, eps: o.eps ?? 1e-8, weight_decay: o.weightDecay ?? 0,
     step_size: o.lr / (1 - beta1 ** step),
     bias_c2_sqrt: Math.sqrt(1 - beta2 ** step),
   };

@@ -6,7 +6,7 @@ import convWgsl from '../../shaders/conv2d.wgsl?raw';
 import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
 import { convTransposeInvocations, convTransposeShader } from './conv_transpose2d.ts';
 import { activationOverrides, type Activation } from './activation.ts';
-import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
+import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair } from './dispatch.ts';
 
 export const conv2dShader = shader('conv2d', `${convCommonWgsl}\n${convWgsl}`);
 
@@ -45,8 +45,6 @@ export function conv2dGeometry(input: readonly number[], weight: readonly number
   return { batch, cIn, cOut, inSize: [h, w], outSize, kernel, stride, padding };
 }
 
-export const conv2dWeightShape = (g: ConvGeometry): Shape4 => [g.cOut, g.cIn, g.kernel[0], g.kernel[1]];
-export const conv2dOutputShape = (g: ConvGeometry): Shape4 => [g.batch, g.cOut, g.outSize[0], g.outSize[1]];
 
 /** The uniform struct shared by conv2d.wgsl and conv_transpose2d.wgsl. */
 export function convUniform(g: ConvGeometry, hasBias: boolean, split: GradSplit = { chunks: 1, chunkImages: g.batch }, reduceLen = 0) {

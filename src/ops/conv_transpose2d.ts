@@ -6,7 +6,7 @@ import { ShapeError } from '../errors.ts';
 import convTWgsl from '../../shaders/conv_transpose2d.wgsl?raw';
 import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
 import { activationOverrides, type Activation } from './activation.ts';
-import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
+import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair } from './dispatch.ts';
 import { conv2dShader, convGradBias, convGradScratch, convGradWeight, convUniform, type ConvGeometry } from './conv2d.ts';
 
 export const convTransposeShader = shader('conv_transpose2d', `${convCommonWgsl}\n${convTWgsl}`);
@@ -39,7 +39,6 @@ export function convTranspose2dGeometry(input: readonly number[], weight: readon
   return { batch, cIn, cOut, inSize: [h, w], outSize, kernel, stride, padding };
 }
 
-export const convTranspose2dWeightShape = (g: ConvGeometry): Shape4 => [g.cIn, g.cOut, g.kernel[0], g.kernel[1]];
 
 /** One invocation per 4 output channels × 4 same-residue columns of a row (see conv_transpose2d.wgsl). */
 export function convTransposeInvocations(g: ConvGeometry): number {

@@ -36,7 +36,7 @@ export function maxpool2dGeometry(input: readonly number[], o: MaxPool2dOptions,
 
 function uniform(g: PoolGeometry) {
   return {
-    planes: g.planes, has_args: 1, _pad0: 0, _pad1: 0,
+    planes: g.planes,
     in_size: [g.inShape[2], g.inShape[3]], out_size: [g.outShape[2], g.outShape[3]],
     kernel: g.kernel, stride: g.stride, pad: g.padding,
   };

@@ -2,7 +2,7 @@
 // gradient 2(y − t)/N.
 import type { Binding } from '../gpu/kernel.ts';
 import mseWgsl from '../../shaders/mse.wgsl?raw';
-import { makeDispatch, shader, type Dispatch } from './dispatch.ts';
+import { makeDispatch, shader, writeUniform, type Dispatch } from './dispatch.ts';
 
 export const mseShader = shader('mse', mseWgsl);
 
@@ -10,7 +10,7 @@ export const mseShader = shader('mse', mseWgsl);
 export const MSE_PARTS = 256;
 
 function uniform(count: number, lossIndex: number) {
-  return { count, loss_index: lossIndex, scale: 2 / count, _pad: 0 };
+  return { count, loss_index: lossIndex, scale: 2 / count };
 }
 
 /** Two dispatches: strided partial sums into `scratch` (MSE_PARTS floats), then their mean into loss[lossIndex]. */
@@ -23,6 +23,11 @@ export function mseLoss(device: GPUDevice, count: number, lossIndex: number,
     makeDispatch(device, mseShader, 'finish', `${label}/finish`, 1, uniform(count, lossIndex),
       { partial_in: b.scratch, loss: b.loss }, overrides),
   ];
+}
+
+/** Points an mseLoss pair at another loss slot (the trainer's ring), for the next submitted step. */
+export function msePrepare(device: GPUDevice, loss: Dispatch[], count: number, lossIndex: number): void {
+  writeUniform(device, loss[1]!, uniform(count, lossIndex));
 }
 
 export function mseGrad(device: GPUDevice, count: number, b: { y: Binding; target: Binding; dy: Binding },
