@@ -6,48 +6,19 @@ import convWgsl from '../../shaders/conv2d.wgsl?raw';
 import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
 import { convTransposeInvocations, convTransposeShader } from './conv_transpose2d.ts';
 import { activationOverrides, type Activation } from './activation.ts';
-import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair } from './dispatch.ts';
+import { makeDispatch, placeholder, shader, type Dispatch } from './dispatch.ts';
+import type { ConvGeometry } from '../geometry/conv.ts';
 
 export const conv2dShader = shader('conv2d', `${convCommonWgsl}\n${convWgsl}`);
 
-export interface Conv2dOptions { stride?: Pair; padding?: Pair }
-
-/** Everything a conv dispatch needs to know about sizes, checked once. */
-export interface ConvGeometry {
-  batch: number;
-  cIn: number;
-  cOut: number;
-  inSize: [number, number];
-  outSize: [number, number];
-  kernel: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-}
-
-/** Checks input [N, C, H, W] against weight [out, in, kh, kw] (as F.conv2d does) and sizes the output. */
-export function conv2dGeometry(input: readonly number[], weight: readonly number[], o: Conv2dOptions = {}, op = 'conv2d'): ConvGeometry {
-  const [batch, cIn, h, w] = checkShape4(op, 'input', input);
-  const [cOut, wIn, kh, kw] = checkShape4(op, 'weight', weight);
-  if (wIn !== cIn) {
-    throw new ShapeError(`${op}: input ${fmt(input)} has ${cIn} channels but weight ${fmt(weight)} expects ${wIn}`);
-  }
-  const kernel: [number, number] = [kh, kw];
-  const stride = pair(op, 'stride', o.stride ?? 1, 1);
-  const padding = pair(op, 'padding', o.padding ?? 0, 0);
-  const outSize: [number, number] = [
-    Math.floor((h + 2 * padding[0] - kernel[0]) / stride[0]) + 1,
-    Math.floor((w + 2 * padding[1] - kernel[1]) / stride[1]) + 1,
-  ];
-  if (outSize[0] < 1 || outSize[1] < 1) {
-    throw new ShapeError(`${op}: input ${fmt(input)} with kernel ${fmt(kernel)}, stride ${fmt(stride)}, padding ` +
-      `${fmt(padding)} gives output ${outSize[0]}×${outSize[1]}, which is empty`);
-  }
-  return { batch, cIn, cOut, inSize: [h, w], outSize, kernel, stride, padding };
-}
-
+export type { ConvGeometry } from '../geometry/conv.ts';
+export { conv2dGeometry } from '../geometry/conv.ts';
 
 /** The uniform struct shared by conv2d.wgsl and conv_transpose2d.wgsl. */
 export function convUniform(g: ConvGeometry, hasBias: boolean, split: GradSplit = { chunks: 1, chunkImages: g.batch }, reduceLen = 0) {
+  if (g.groups !== 1 || g.dilation[0] !== 1 || g.dilation[1] !== 1) {
+    throw new ShapeError(`conv: dilation ${g.dilation.join('x')} and groups ${g.groups} are not supported by the direct kernels yet`);
+  }
   return {
     batch: g.batch, c_in: g.cIn, c_out: g.cOut, has_bias: hasBias ? 1 : 0,
     in_size: g.inSize, out_size: g.outSize, kernel: g.kernel, stride: g.stride, pad: g.padding,

@@ -2,43 +2,15 @@
 // padding). Its input gradient is an ordinary conv2d; its weight gradient is conv2d's weight
 // gradient with the roles of input and output gradient exchanged.
 import type { Binding } from '../gpu/kernel.ts';
-import { ShapeError } from '../errors.ts';
 import convTWgsl from '../../shaders/conv_transpose2d.wgsl?raw';
 import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
 import { activationOverrides, type Activation } from './activation.ts';
-import { checkShape4, fmt, makeDispatch, pair, placeholder, shader, type Dispatch, type Pair } from './dispatch.ts';
+import { makeDispatch, placeholder, shader, type Dispatch } from './dispatch.ts';
 import { conv2dShader, convGradBias, convGradScratch, convGradWeight, convUniform, type ConvGeometry } from './conv2d.ts';
 
 export const convTransposeShader = shader('conv_transpose2d', `${convCommonWgsl}\n${convTWgsl}`);
 
-export interface ConvTranspose2dOptions { stride?: Pair; padding?: Pair; outputPadding?: Pair }
-
-/** Checks input [N, C, H, W] against weight [in, out, kh, kw] (as F.conv_transpose2d does) and sizes the output. */
-export function convTranspose2dGeometry(input: readonly number[], weight: readonly number[], o: ConvTranspose2dOptions = {},
-  op = 'conv_transpose2d'): ConvGeometry {
-  const [batch, cIn, h, w] = checkShape4(op, 'input', input);
-  const [wIn, cOut, kh, kw] = checkShape4(op, 'weight', weight);
-  if (wIn !== cIn) {
-    throw new ShapeError(`${op}: input ${fmt(input)} has ${cIn} channels but weight ${fmt(weight)} expects ${wIn}`);
-  }
-  const kernel: [number, number] = [kh, kw];
-  const stride = pair(op, 'stride', o.stride ?? 1, 1);
-  const padding = pair(op, 'padding', o.padding ?? 0, 0);
-  const outPad = pair(op, 'outputPadding', o.outputPadding ?? 0, 0);
-  if (outPad[0] >= stride[0] || outPad[1] >= stride[1]) {
-    throw new ShapeError(`${op}: outputPadding ${fmt(outPad)} must be smaller than stride ${fmt(stride)}`);
-  }
-  const outSize: [number, number] = [
-    (h - 1) * stride[0] - 2 * padding[0] + kernel[0] + outPad[0],
-    (w - 1) * stride[1] - 2 * padding[1] + kernel[1] + outPad[1],
-  ];
-  if (outSize[0] < 1 || outSize[1] < 1) {
-    throw new ShapeError(`${op}: input ${fmt(input)} with kernel ${fmt(kernel)}, stride ${fmt(stride)}, padding ` +
-      `${fmt(padding)} gives output ${outSize[0]}×${outSize[1]}, which is empty`);
-  }
-  return { batch, cIn, cOut, inSize: [h, w], outSize, kernel, stride, padding };
-}
-
+export { convTranspose2dGeometry } from '../geometry/conv.ts';
 
 /** One invocation per 4 output channels × 4 same-residue columns of a row (see conv_transpose2d.wgsl). */
 export function convTransposeInvocations(g: ConvGeometry): number {

@@ -1,38 +1,13 @@
 // MaxPool2d (PyTorch semantics: padding is -inf, floor mode) with argmax, and its backward.
 import type { Binding } from '../gpu/kernel.ts';
-import { ShapeError } from '../errors.ts';
+import { pool2dGeometry, type PoolGeometry, type PoolOptions } from '../geometry/pool.ts';
 import poolWgsl from '../../shaders/maxpool2d.wgsl?raw';
-import { checkShape4, fmt, makeDispatch, pair, shader, type Dispatch, type Pair, type Shape4 } from './dispatch.ts';
+import { makeDispatch, shader, type Dispatch } from './dispatch.ts';
 
 export const maxpool2dShader = shader('maxpool2d', poolWgsl);
 
-export interface MaxPool2dOptions { kernel: Pair; stride?: Pair; padding?: Pair }
-
-export interface PoolGeometry {
-  planes: number; // batch × channels
-  inShape: Shape4;
-  outShape: Shape4;
-  kernel: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-}
-
-export function maxpool2dGeometry(input: readonly number[], o: MaxPool2dOptions, op = 'maxpool2d'): PoolGeometry {
-  const [n, c, h, w] = checkShape4(op, 'input', input);
-  const kernel = pair(op, 'kernel', o.kernel, 1);
-  const stride = pair(op, 'stride', o.stride ?? kernel, 1); // PyTorch: stride defaults to kernel
-  const padding = pair(op, 'padding', o.padding ?? 0, 0);
-  if (padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1]) {
-    throw new ShapeError(`${op}: padding ${fmt(padding)} must be at most half of kernel ${fmt(kernel)}`);
-  }
-  const oh = Math.floor((h + 2 * padding[0] - kernel[0]) / stride[0]) + 1;
-  const ow = Math.floor((w + 2 * padding[1] - kernel[1]) / stride[1]) + 1;
-  if (oh < 1 || ow < 1) {
-    throw new ShapeError(`${op}: input ${fmt(input)} with kernel ${fmt(kernel)}, stride ${fmt(stride)}, padding ` +
-      `${fmt(padding)} gives output ${oh}×${ow}, which is empty`);
-  }
-  return { planes: n * c, inShape: [n, c, h, w], outShape: [n, c, oh, ow], kernel, stride, padding };
-}
+export type { PoolGeometry } from '../geometry/pool.ts';
+export const maxpool2dGeometry = (input: readonly number[], o: PoolOptions, op = 'maxpool2d'): PoolGeometry => pool2dGeometry(input, o, op);
 
 function uniform(g: PoolGeometry) {
   return {
