@@ -48,6 +48,9 @@ export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = 
   const requiredFeatures: GPUFeatureName[] = [];
   const hasTimestamps = Boolean(options.timestamps) && adapter.features.has('timestamp-query');
   if (hasTimestamps) requiredFeatures.push('timestamp-query');
+  // Subgroup operations let register-tiled kernels share loads without workgroup barriers (what
+  // software adapters reward); variants that use them are only offered when the device has them.
+  if (adapter.features.has('subgroups')) requiredFeatures.push('subgroups' as GPUFeatureName);
   // Take the adapter's larger buffer limits: the dataset lives on the GPU, and the defaults (128 MiB
   // per binding) would cap it at ~43k CIFAR images.
   const l = adapter.limits;

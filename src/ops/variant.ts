@@ -1,0 +1,45 @@
+// Kernel variants: one pass (a conv's forward, its weight gradient, a GEMM) may be computed by
+// several kernels, each exact against the same float64 reference. Which one is fastest depends on
+// the adapter — SwiftShader rewards big register tiles and no barriers, real GPUs reward
+// workgroup-memory tiles — so the tuner (src/tune/) times them and keeps the winner per shape.
+import type { Binding } from '../gpu/kernel.ts';
+import type { Dispatch } from './dispatch.ts';
+
+/** What a variant may depend on besides the shape: features and limits of the open device. */
+export interface DeviceCaps {
+  features: ReadonlySet<string>;
+  limits: GPUSupportedLimits;
+}
+
+export const capsOf = (device: GPUDevice): DeviceCaps => ({ features: device.features as ReadonlySet<string>, limits: device.limits });
+
+export interface Variant<A> {
+  /** Stable name, stored in the tuning cache and printed by `kiln tune` (e.g. 'direct', 'sg-tile-8x4'). */
+  readonly name: string;
+  /** Why this variant cannot run this shape on this device (missing feature, limits), or undefined. */
+  unsupported?(caps: DeviceCaps, args: A): string | undefined;
+  /** Floats of scratch memory it needs besides its outputs (split-K partial sums); 0 when none. */
+  scratch?(args: A): number;
+  /**
+   * The dispatches computing the pass. `io` holds the pass's named tensors (see the pass's `inputs`
+   * and `outputs`) and `scratch` when scratch(args) > 0.
+   */
+  build(device: GPUDevice, args: A, io: Record<string, Binding>, label: string): Dispatch[];
+}
+
+/** A pass and its candidate kernels; variants[0] is the default, used untuned and as the reference. */
+export interface Pass<A> {
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly variants: readonly Variant<A>[];
+  /** A string naming the shape (and anything else that changes speed), for the tuning cache. */
+  key(args: A): string;
+  /** Floating-point operations of one run, for GFLOP/s. */
+  flops(args: A): number;
+}
+
+/** The variant called `name`, or the default when there is none by that name. */
+export function variantOf<A>(pass: Pass<A>, name: string | undefined): Variant<A> {
+  return pass.variants.find((v) => v.name === name) ?? pass.variants[0]!;
+}
