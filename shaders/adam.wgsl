@@ -10,6 +10,7 @@ struct Adam {
   weight_decay: f32,
   step_size: f32,        // lr / (1 - beta1^t)
   bias_c2_sqrt: f32,     // sqrt(1 - beta2^t)
+  decay_factor: f32,     // AdamW: 1 - lr * weight_decay (decoupled decay); Adam: 1
 }
 
 @group(0) @binding(0) var<uniform> p: Adam;
@@ -22,11 +23,12 @@ struct Adam {
 fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
   if (i >= p.count) { return; }
-  let g = grad[i] + p.weight_decay * param[i];
+  let g = grad[i] + p.weight_decay * param[i]; // Adam's L2 term (0 for AdamW)
   let mi = m[i] + (1.0 - p.beta1) * (g - m[i]);
   let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
   m[i] = mi;
   v[i] = vi;
   let denom = sqrt(vi) / p.bias_c2_sqrt + p.eps;
-  param[i] -= p.step_size * mi / denom;
+  // AdamW shrinks the parameter first (torch: param.mul_(1 - lr * wd)); times 1 is exact for Adam.
+  param[i] = param[i] * p.decay_factor - p.step_size * mi / denom;
 }

@@ -1,12 +1,13 @@
 // Builds a training batch on the GPU: picks records of the resident dataset by a GPU-side order
-// list and scales their bytes to floats. The dataset never leaves the GPU after its one upload.
+// list, scales their bytes to floats and copies their labels. The dataset never leaves the GPU
+// after its one upload.
 
 struct Gather {
   batch: u32,
   record_size: u32,  // bytes per record (C*H*W), also floats per image
   base: u32,         // position of this batch's first record in `order`
   order_len: u32,    // positions wrap around modulo this
-  divisor: f32,      // x = byte / divisor + shift: 255, 0 for [0, 1]; 127.5, −1 for [−1, 1]
+  divisor: f32,      // x = byte / divisor + shift (src/data/range.ts)
   shift: f32,
 }
 
@@ -14,6 +15,8 @@ struct Gather {
 @group(0) @binding(1) var<storage, read> pixels: array<u32>;  // the dataset's bytes, 4 per word
 @group(0) @binding(2) var<storage, read> order: array<u32>;   // record index per position
 @group(0) @binding(3) var<storage, read_write> x: array<f32>;
+@group(0) @binding(4) var<storage, read> labels: array<u32>;  // one per record
+@group(0) @binding(5) var<storage, read_write> y_labels: array<u32>; // one per batch row
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -24,4 +27,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let at = record * p.record_size + i % p.record_size;
   let byte = (pixels[at / 4u] >> (8u * (at % 4u))) & 0xffu;
   x[i] = f32(byte) / p.divisor + p.shift;
+  if (i % p.record_size == 0u) { y_labels[b] = labels[record]; }
 }

@@ -25,3 +25,24 @@ export class ConfigError extends KilnError {
 export class GpuError extends KilnError {
   override name = 'GpuError';
 }
+
+/**
+ * A result that could not be written where the user asked. Raised after the work is done, so it
+ * carries where the bytes went instead (the rescue file), or says they are lost.
+ */
+export class WriteError extends KilnError {
+  override name = 'WriteError';
+  constructor(
+    message: string,
+    /** The flag that named the destination (`--save`). */
+    readonly flag: string,
+    /** The path as the user gave it. */
+    readonly path: string,
+    /** The errno code of the failure (`ENOSPC`), or undefined when it was not a system error. */
+    readonly code: string | undefined,
+    /** Where the bytes were saved instead; undefined when the rescue failed too. */
+    readonly rescuePath: string | undefined,
+  ) {
+    super(message);
+  }
+}

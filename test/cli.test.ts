@@ -30,7 +30,8 @@ describe('kiln train', () => {
     expect(saved.get('transconv1.0.weight')!.shape).toEqual([32, 16, 2, 2]);
     expect(parseCheckpoint(model, new Uint8Array(readFileSync(ckpt)), ckpt).step).toBe(3);
     const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents.map((e: { name: string }) => e.name);
-    for (const n of ['conv1.0/forward', 'conv2.0/backward', 'transconv2.0/forward', 'loss/loss', 'optimizer/optimizer']) expect(events).toContain(n);
+    for (const n of ['data', 'conv1.0/forward', 'conv2.0/backward', 'transconv2.0/forward', 'loss', 'optimizer']) expect(events).toContain(n);
+    expect(events.filter((n: string) => /^(loss|optimizer|data)\//.test(n)), 'profile names do not stutter').toEqual([]);
   });
 
   it('--resume continues the step count from the checkpoint', () => {

@@ -6,6 +6,7 @@ import { buildModel, CAE_SPEC } from '../src/nn/spec.ts';
 import { epochOrder, initParams } from '../src/nn/init.ts';
 import { buildTrainingGraph } from '../src/graph/autograd.ts';
 import { planStep, describePlan } from '../src/plan/plan.ts';
+import { readIds, writeIds } from '../src/graph/graph.ts';
 import { parseCheckpoint, parseWeights, serializeCheckpoint, serializeWeights } from '../src/io/weights.ts';
 import { rangeWarning } from '../src/train/trainer.ts';
 
@@ -40,7 +41,7 @@ describe('model specs', () => {
     ['output ≠ input', { input: [3, 8, 8], layers: [{ type: 'conv2d', out: 4, kernel: 1 }] }, /output shape \[4, 8, 8\] \(after layer 0, 0\) must equal the input shape \[3, 8, 8\]/],
     ['duplicate name', { input: [3, 8, 8], layers: [{ name: 'a', type: 'relu' }, { name: 'a', type: 'relu' }] }, /layer 1: name "a" is empty or repeated/],
     ['no parameters', { input: [3, 8, 8], layers: [{ type: 'relu' }] }, /no layer has parameters to train/],
-    ['bad pair', { input: [3, 8, 8], layers: [{ type: 'maxpool2d', kernel: [2, 2, 2] }] }, /"kernel" must be a number or \[h, w\]/],
+    ['bad pair', { input: [3, 8, 8], layers: [{ type: 'maxpool2d', kernel: [2, 2, 2] }] }, /layer 0 \(0, maxpool2d\): "kernel" must be an integer ≥ 1 or \[h, w\] of them/],
   ];
   for (const [what, spec, msg] of bad) {
     it(`refuses a spec with ${what}, naming the layer`, () => {
@@ -92,7 +93,7 @@ describe('the step plan', () => {
   it('never gives two tensors with overlapping lifetimes the same slot', () => {
     const { nodes, tensors } = tg.graph;
     const span = new Map<number, [number, number]>();
-    nodes.forEach((n, k) => [...n.reads, ...n.writes].forEach((t) => {
+    nodes.forEach((n, k) => [...readIds(n), ...writeIds(n)].forEach((t) => {
       const s = span.get(t);
       span.set(t, s ? [s[0], k] : [k, k]);
     }));
@@ -113,6 +114,7 @@ describe('the step plan', () => {
     // conv1.0 needs no input gradient: nothing before it has parameters.
     expect(tg.graph.nodes.map((n) => n.label)).not.toContain('conv1.0/backward/dx');
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv2.0/backward/dx');
+    expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.0/backward/params');
   });
 });
 

@@ -25,11 +25,11 @@ export function num(v: string | undefined, flag: string, def: number, o: { int?:
   return x;
 }
 
-/** `cae` (or another preset) or a path to a JSON spec. */
-export function loadModel(arg: string | undefined): Model {
+/** `cae` (or another preset, sized for `classes` when it classifies) or a path to a JSON spec. */
+export function loadModel(arg: string | undefined, classes?: number): Model {
   const name = arg ?? 'cae';
   const preset = PRESETS[name];
-  if (preset) return buildModel(preset, name);
+  if (preset) return buildModel(preset({ classes }), name);
   if (!name.endsWith('.json')) throw new ConfigError(`--model ${name}: not a preset (${Object.keys(PRESETS).join(', ')}) or a .json spec file`);
   let raw: unknown;
   try {

@@ -4,13 +4,19 @@
 // Layout: u64 LE header length N, N bytes of UTF-8 JSON, then the data section. The reader
 // applies the checks the Rust `safetensors` crate applies, so a file we accept is one PyTorch's
 // tooling would accept too, and a damaged file is refused with a FormatError naming the problem
-// instead of producing garbage weights.
+// instead of producing garbage weights. I64 is read and written for integer counters (batchnorm's
+// num_batches_tracked, which PyTorch keeps as int64); their values pass through float32, exact
+// below 2^24.
 import { FormatError, ShapeError } from '../errors.ts';
 
 export interface Tensor {
   shape: number[];
   data: Float32Array;
+  /** Storage type in the file: F32 (the default) or I64 (integer counters). */
+  dtype?: 'F32' | 'I64';
 }
+
+const WIDTH = { F32: 4, I64: 8 } as const;
 
 export interface SafetensorsFile {
   tensors: Map<string, Tensor>;
@@ -68,7 +74,7 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
     }
   }
 
-  interface Info { name: string; shape: number[]; begin: number; end: number }
+  interface Info { name: string; shape: number[]; begin: number; end: number; dtype: 'F32' | 'I64' }
   const infos: Info[] = [];
   for (const [name, entry] of Object.entries(entries)) {
     if (name === '__metadata__') continue;
@@ -84,16 +90,17 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
       fail(`tensor "${name}": data_offsets must be [begin, end] non-negative integers (got ${JSON.stringify(offsets)})`);
     }
-    if (dtype !== 'F32') fail(`tensor "${name}": dtype ${dtype} is not supported (only F32)`);
+    if (dtype !== 'F32' && dtype !== 'I64') fail(`tensor "${name}": dtype ${dtype} is not supported (only F32, and I64 for counters)`);
+    const width = WIDTH[dtype];
     const begin: number = offsets[0];
     const end: number = offsets[1];
     if (end < begin) fail(`tensor "${name}": data_offsets end ${end} is before begin ${begin}`);
     const dims: number[] = shape;
     const count = dims.reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(count * 4) || count * 4 !== end - begin) {
-      fail(`tensor "${name}": shape [${dims.join(', ')}] needs ${count * 4} bytes of F32 but data_offsets span ${end - begin}`);
+    if (!Number.isSafeInteger(count * width) || count * width !== end - begin) {
+      fail(`tensor "${name}": shape [${dims.join(', ')}] needs ${count * width} bytes of ${dtype} but data_offsets span ${end - begin}`);
     }
-    infos.push({ name, shape: [...dims], begin, end });
+    infos.push({ name, shape: [...dims], begin, end, dtype });
   }
 
   // Like the Rust crate: sorted by offset, tensors must tile the data section exactly.
@@ -115,6 +122,12 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
   for (const t of infos) {
     const start = dataStart + t.begin;
     let data: Float32Array;
+    if (t.dtype === 'I64') {
+      data = new Float32Array((t.end - t.begin) / 8);
+      for (let i = 0; i < data.length; i++) data[i] = Number(view.getBigInt64(start + 8 * i, true));
+      tensors.set(t.name, { shape: t.shape, data, dtype: 'I64' });
+      continue;
+    }
     if (LITTLE_ENDIAN) {
       // slice() copies into a fresh, 4-byte-aligned buffer.
       data = new Float32Array(bytes.slice(start, dataStart + t.end).buffer);
@@ -163,8 +176,9 @@ export function serializeSafetensors(
     if (count !== t.data.length) {
       throw new ShapeError(`tensor "${name}": shape [${t.shape.join(', ')}] holds ${count} values but data has ${t.data.length}`);
     }
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + count * 4] };
-    offset += count * 4;
+    const dtype = t.dtype ?? 'F32';
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + count * WIDTH[dtype]] };
+    offset += count * WIDTH[dtype];
   }
 
   const json = encoder.encode(JSON.stringify(header));
@@ -178,6 +192,11 @@ export function serializeSafetensors(
 
   let pos = 8 + padded;
   for (const [, t] of list) {
+    if (t.dtype === 'I64') {
+      for (let i = 0; i < t.data.length; i++) view.setBigInt64(pos + 8 * i, BigInt(Math.round(t.data[i]!)), true);
+      pos += 8 * t.data.length;
+      continue;
+    }
     if (LITTLE_ENDIAN) {
       out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
     } else {

@@ -5,30 +5,79 @@ import { ConfigError, FormatError } from '../errors.ts';
 import type { Model } from '../nn/spec.ts';
 import { parseSafetensors, serializeSafetensors, type Tensor } from './safetensors.ts';
 
-export function serializeWeights(model: Model, params: Map<string, Float32Array>, metadata: Record<string, string> = {}): Uint8Array {
+/** Every tensor of the model's state_dict: parameters, then buffers (batchnorm statistics, int64 counters). */
+export function stateEntries(model: Model): { name: string; shape: number[]; dtype: 'F32' | 'I64' }[] {
+  return [...model.params.map((p) => ({ name: p.name, shape: p.shape, dtype: 'F32' as const })),
+    ...model.buffers.map((b) => ({ name: b.name, shape: b.shape, dtype: b.dtype === 'i64' ? 'I64' as const : 'F32' as const }))];
+}
+
+export function serializeWeights(model: Model, values: Map<string, Float32Array>, metadata: Record<string, string> = {}): Uint8Array {
   const tensors = new Map<string, Tensor>();
-  for (const p of model.params) tensors.set(p.name, { shape: p.shape, data: params.get(p.name)! });
+  for (const e of stateEntries(model)) {
+    const data = values.get(e.name);
+    if (!data) throw new ConfigError(`cannot save: no values for ${e.name}`);
+    tensors.set(e.name, { shape: e.shape, data, dtype: e.dtype });
+  }
   return serializeSafetensors(tensors, { format: 'pt', ...metadata });
 }
 
-/** Checks names and shapes as load_state_dict(strict=True) does; the message lists every mismatch. */
-export function weightsFromTensors(model: Model, tensors: Map<string, Tensor>, source: string): Map<string, Float32Array> {
-  const problems: string[] = [];
-  const out = new Map<string, Float32Array>();
-  for (const p of model.params) {
-    const t = tensors.get(p.name);
-    if (!t) problems.push(`missing ${p.name} [${p.shape.join(', ')}]`);
-    else if (t.shape.join() !== p.shape.join()) problems.push(`${p.name} has shape [${t.shape.join(', ')}], the model needs [${p.shape.join(', ')}]`);
-    else out.set(p.name, t.data);
+/** Refuses NaN and ±inf, naming the tensor, how many and the first: a run must never start from them. */
+export function checkFinite(name: string, data: Float32Array, source: string): void {
+  let bad = 0, first = -1;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) { bad++; if (first < 0) first = i; }
   }
-  const known = new Set(model.params.map((p) => p.name));
-  for (const name of tensors.keys()) if (!known.has(name)) problems.push(`unexpected ${name}`);
+  if (bad > 0) {
+    throw new ConfigError(`${source}: tensor ${name} holds ${bad} non-finite value${bad > 1 ? 's' : ''} (first at index ${first}: ${data[first]})`);
+  }
+}
+
+export interface InitReport { values: Map<string, Float32Array>; loaded: string[]; fresh: string[]; ignored: string[] }
+
+/**
+ * Matches tensors to the model's state_dict. Strict (load_state_dict(strict=True)): every name, no
+ * extras. Not strict (`--init`): a pretrained backbone plus a new head — missing tensors are
+ * initialised fresh and extra ones ignored, both reported. A shape mismatch is refused either way,
+ * as PyTorch does; every problem is listed in one line.
+ */
+export function matchState(model: Model, tensors: Map<string, Tensor>, source: string, strict = true): InitReport {
+  const problems: string[] = [];
+  const values = new Map<string, Float32Array>();
+  const loaded: string[] = [], fresh: string[] = [];
+  const entries = stateEntries(model);
+  for (const e of entries) {
+    const t = tensors.get(e.name);
+    if (!t) {
+      if (strict) problems.push(`missing ${e.name} [${e.shape.join(', ')}]`);
+      else fresh.push(e.name);
+    } else if (t.shape.join() !== e.shape.join()) {
+      problems.push(`${e.name} has shape [${t.shape.join(', ')}], the model needs [${e.shape.join(', ')}]`);
+    } else {
+      checkFinite(e.name, t.data, source);
+      values.set(e.name, t.data);
+      loaded.push(e.name);
+    }
+  }
+  const known = new Set(entries.map((e) => e.name));
+  const ignored = [...tensors.keys()].filter((n) => !known.has(n));
+  if (strict) for (const name of ignored) problems.push(`unexpected ${name}`);
   if (problems.length > 0) throw new ConfigError(`${source}: weights do not match the model: ${problems.join('; ')}`);
-  return out;
+  if (!strict && loaded.length === 0) throw new ConfigError(`${source}: no tensor matches the model's names (it has ${[...tensors.keys()].slice(0, 4).join(', ')}…)`);
+  return { values, loaded, fresh, ignored };
+}
+
+/** Strict: a weights file made for exactly this model. */
+export function weightsFromTensors(model: Model, tensors: Map<string, Tensor>, source: string): Map<string, Float32Array> {
+  return matchState(model, tensors, source, true).values;
 }
 
 export function parseWeights(model: Model, bytes: Uint8Array, source: string): Map<string, Float32Array> {
   return weightsFromTensors(model, parseSafetensors(bytes, source).tensors, source);
+}
+
+/** `--init`: whatever of the model's tensors the file has (see matchState). */
+export function parseInit(model: Model, bytes: Uint8Array, source: string): InitReport {
+  return matchState(model, parseSafetensors(bytes, source).tensors, source, false);
 }
 
 /** Everything a resumed run needs besides the data itself. */
@@ -52,7 +101,7 @@ const STATE_PREFIX = 'optimizer.';
 
 export function serializeCheckpoint(model: Model, c: Checkpoint): Uint8Array {
   const tensors = new Map<string, Tensor>();
-  for (const p of model.params) tensors.set(p.name, { shape: p.shape, data: c.params.get(p.name)! });
+  for (const e of stateEntries(model)) tensors.set(e.name, { shape: e.shape, data: c.params.get(e.name)!, dtype: e.dtype });
   for (const [k, v] of c.state) tensors.set(`${STATE_PREFIX}${k}`, { shape: [v.length], data: v });
   // Record indices (< 2^24) are exact in float32.
   tensors.set('data.order', { shape: [c.order.length], data: Float32Array.from(c.order) });

@@ -1,21 +1,24 @@
-// Floating-point work of one training step, counted from the model (2 FLOPs per multiply-add), so
-// benchmarks can quote GFLOP/s. Convolutions dominate; each has a forward, an input-gradient and a
-// weight-gradient pass of equal size (the first layer skips its input gradient).
+// Floating-point work of one training step, summed from the layer records (2 FLOPs per
+// multiply-add; element-wise layers count 0, as is usual for GFLOP/s figures), so benchmarks can
+// quote GFLOP/s. Backward passes count only what the plan runs: no input gradient below the lowest
+// trainable layer, no parameter gradients for frozen layers.
+import { LAYERS } from '../layers/index.ts';
+import { lowestTrainable } from '../graph/autograd.ts';
 import type { Model } from './spec.ts';
 
 export function stepFlops(model: Model, batch: number): { forward: number; backward: number; total: number } {
   let forward = 0, backward = 0;
-  const firstParam = model.layers.findIndex((l) => l.params.length > 0);
+  const lowest = lowestTrainable(model);
   for (const L of model.layers) {
-    const t = L.spec.type;
-    if (t === 'conv2d' || t === 'convtranspose2d') {
-      const w = L.params[0]!.shape;
-      const macs = t === 'conv2d'
-        ? batch * L.outShape[0] * L.outShape[1] * L.outShape[2] * w[1]! * w[2]! * w[3]!
-        : batch * L.inShape[0] * L.inShape[1] * L.inShape[2] * w[1]! * w[2]! * w[3]!;
-      forward += 2 * macs;
-      backward += 2 * macs * (L.index > firstParam ? 2 : 1);
-    }
+    const f = LAYERS[L.type]!.flops(L, batch);
+    forward += f.forward;
+    if (L.index > lowest) backward += f.backwardInput;
+    if (L.index >= lowest && !L.frozen && L.params.length > 0) backward += f.backwardParams;
   }
   return { forward, backward, total: forward + backward };
+}
+
+/** Forward FLOPs only (evaluation and prediction). */
+export function forwardFlops(model: Model, batch: number): number {
+  return model.layers.reduce((a, L) => a + LAYERS[L.type]!.flops(L, batch).forward, 0);
 }

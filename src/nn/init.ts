@@ -1,6 +1,6 @@
-// PyTorch's default initialisation for Conv2d / ConvTranspose2d: kaiming_uniform_(a=√5) on the
-// weight, which is uniform(±1/√fan_in), and uniform(±1/√fan_in) on the bias — deterministic from a
-// seed (the values differ from torch.manual_seed's, the distribution is the same).
+// PyTorch's default initialisations (as each layer record declares them: uniform(±1/√fan_in) for
+// conv and linear weights and biases, ones and zeros for batchnorm), deterministic from a seed (the
+// values differ from torch.manual_seed's, the distribution is the same), and the data order.
 import type { Model } from './spec.ts';
 
 /** mulberry32: small, fast, and good enough for init and shuffles. */
@@ -15,15 +15,25 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Parameters by PyTorch name, drawn in spec order (so adding a frozen flag changes no values). */
 export function initParams(model: Model, seed: number): Map<string, Float32Array> {
   const r = rng(seed ^ 0x5eed);
   const out = new Map<string, Float32Array>();
-  for (const p of model.params) {
-    const bound = 1 / Math.sqrt(p.fanIn);
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    out.set(p.name, Float32Array.from({ length: n }, () => (2 * r() - 1) * bound));
+  for (const L of model.layers) {
+    for (const p of L.params) {
+      const n = p.shape.reduce((a, b) => a * b, 1);
+      const init = p.init;
+      out.set(`${L.name}.${p.name}`, init.kind === 'uniform'
+        ? Float32Array.from({ length: n }, () => (2 * r() - 1) * init.bound)
+        : new Float32Array(n).fill(init.value));
+    }
   }
   return out;
+}
+
+/** Buffers (batchnorm running statistics) at their initial values, by PyTorch name. */
+export function initBuffers(model: Model): Map<string, Float32Array> {
+  return new Map(model.buffers.map((b) => [b.name, new Float32Array(b.shape.reduce((x, y) => x * y, 1)).fill(b.init)]));
 }
 
 /** Fisher–Yates permutation of 0..n−1 for epoch `epoch` of a run seeded with `seed`. */

@@ -4,16 +4,23 @@
 import type { Binding } from '../gpu/kernel.ts';
 import adamWgsl from '../../shaders/adam.wgsl?raw';
 import { makeDispatch, shader, writeUniform, type Dispatch } from './dispatch.ts';
+import { singlePass } from './variant.ts';
 
 export const adamShader = shader('adam', adamWgsl);
 
-export interface AdamOptions { lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number }
+/**
+ * `weightDecay` is Adam's L2 term (added to the gradient); with `decoupled` it is AdamW's decay
+ * (the parameter shrinks by lr·weightDecay before the Adam update), as torch.optim.AdamW.
+ */
+export interface AdamOptions { lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; decoupled?: boolean }
 
 export function adamUniform(count: number, o: AdamOptions, step: number) {
   const beta1 = o.beta1 ?? 0.9;
   const beta2 = o.beta2 ?? 0.999;
   return {
-    count, beta1, beta2, eps: o.eps ?? 1e-8, weight_decay: o.weightDecay ?? 0,
+    count, beta1, beta2, eps: o.eps ?? 1e-8,
+    weight_decay: o.decoupled ? 0 : o.weightDecay ?? 0,
+    decay_factor: o.decoupled ? 1 - o.lr * (o.weightDecay ?? 0) : 1,
     step_size: o.lr / (1 - beta1 ** step),
     bias_c2_sqrt: Math.sqrt(1 - beta2 ** step),
   };
@@ -29,3 +36,10 @@ export function adamStep(device: GPUDevice, count: number, o: AdamOptions,
 export function adamPrepare(device: GPUDevice, d: Dispatch, count: number, o: AdamOptions, step: number): void {
   writeUniform(device, d, adamUniform(count, o, step));
 }
+
+export interface AdamArgs { count: number; options: AdamOptions }
+
+/** io: param, grad, m, v (all flat, `count` floats); the step's bias corrections are set per step. */
+export const adamPass = singlePass<AdamArgs>('optimizer.adam', ['grad', 'param', 'm', 'v'], ['param', 'm', 'v'],
+  (d, a, io, label) => [adamStep(d, a.count, a.options, { param: io.param!, grad: io.grad!, m: io.m!, v: io.v! }, label)],
+  { perStep: (d, [k], a, s) => adamPrepare(d, k!, a.count, a.options, s.step) });

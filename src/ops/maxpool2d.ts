@@ -3,6 +3,7 @@ import type { Binding } from '../gpu/kernel.ts';
 import { pool2dGeometry, type PoolGeometry, type PoolOptions } from '../geometry/pool.ts';
 import poolWgsl from '../../shaders/maxpool2d.wgsl?raw';
 import { makeDispatch, shader, type Dispatch } from './dispatch.ts';
+import { singlePass } from './variant.ts';
 
 export const maxpool2dShader = shader('maxpool2d', poolWgsl);
 
@@ -28,3 +29,11 @@ export function maxpool2dBackward(device: GPUDevice, g: PoolGeometry, b: { dy: B
   return makeDispatch(device, maxpool2dShader, 'backward', label, g.planes * g.inShape[2] * g.inShape[3], uniform(g),
     { g: b.dy, arg: b.argmax, dx: b.dx });
 }
+
+/** io: x → y, argmax. */
+export const maxpoolForwardPass = singlePass<PoolGeometry>('maxpool2d.forward', ['x'], ['y', 'argmax'],
+  (d, g, io, label) => [maxpool2dForward(d, g, { x: io.x!, y: io.y!, argmax: io.argmax! }, label)]);
+
+/** io: dy, argmax → dx. */
+export const maxpoolBackwardPass = singlePass<PoolGeometry>('maxpool2d.backward', ['dy', 'argmax'], ['dx'],
+  (d, g, io, label) => [maxpool2dBackward(d, g, { dy: io.dy!, argmax: io.argmax!, dx: io.dx! }, label)]);

@@ -3,6 +3,7 @@
 import type { Binding } from '../gpu/kernel.ts';
 import mseWgsl from '../../shaders/mse.wgsl?raw';
 import { makeDispatch, shader, writeUniform, type Dispatch } from './dispatch.ts';
+import { singlePass } from './variant.ts';
 
 export const mseShader = shader('mse', mseWgsl);
 
@@ -26,7 +27,7 @@ export function mseLoss(device: GPUDevice, count: number, lossIndex: number,
 }
 
 /** Points an mseLoss pair at another loss slot (the trainer's ring), for the next submitted step. */
-export function msePrepare(device: GPUDevice, loss: Dispatch[], count: number, lossIndex: number): void {
+export function msePrepare(device: GPUDevice, loss: readonly Dispatch[], count: number, lossIndex: number): void {
   writeUniform(device, loss[1]!, uniform(count, lossIndex));
 }
 
@@ -34,3 +35,13 @@ export function mseGrad(device: GPUDevice, count: number, b: { y: Binding; targe
   label = 'mse/grad'): Dispatch {
   return makeDispatch(device, mseShader, 'grad', label, count, uniform(count, 0), { y: b.y, target_: b.target, dy: b.dy });
 }
+
+export interface MseArgs { count: number }
+
+/** io: y, target → loss (the ring; this step's slot set per step), dy, partials. */
+export const msePass = singlePass<MseArgs>('loss.mse', ['y', 'target'], ['loss', 'dy', 'partials'],
+  (d, a, io, label) => [
+    ...mseLoss(d, a.count, 0, { y: io.y!, target: io.target!, scratch: io.partials!, loss: io.loss! }, label),
+    mseGrad(d, a.count, { y: io.y!, target: io.target!, dy: io.dy! }, `${label}/grad`),
+  ],
+  { perStep: (d, ds, a, s) => msePrepare(d, ds.slice(0, 2), a.count, s.lossSlot) });

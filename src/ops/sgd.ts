@@ -3,6 +3,7 @@
 import type { Binding } from '../gpu/kernel.ts';
 import sgdWgsl from '../../shaders/sgd.wgsl?raw';
 import { makeDispatch, shader, writeUniform, type Dispatch } from './dispatch.ts';
+import { singlePass } from './variant.ts';
 
 export const sgdShader = shader('sgd', sgdWgsl);
 
@@ -27,3 +28,10 @@ export function sgdStep(device: GPUDevice, count: number, o: SgdOptions,
 export function sgdPrepare(device: GPUDevice, d: Dispatch, count: number, o: SgdOptions, step: number): void {
   writeUniform(device, d, uniform(count, o, step));
 }
+
+export interface SgdArgs { count: number; options: SgdOptions }
+
+/** io: param, grad, momentum (flat, `count` floats); the first step is flagged per step. */
+export const sgdPass = singlePass<SgdArgs>('optimizer.sgd', ['grad', 'param', 'momentum'], ['param', 'momentum'],
+  (d, a, io, label) => [sgdStep(d, a.count, a.options, { param: io.param!, grad: io.grad!, momentum: io.momentum! }, label)],
+  { perStep: (d, [k], a, s) => sgdPrepare(d, k!, a.count, a.options, s.step) });

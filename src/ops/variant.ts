@@ -4,6 +4,7 @@
 // workgroup-memory tiles — so the tuner (src/tune/) times them and keeps the winner per shape.
 import type { Binding } from '../gpu/kernel.ts';
 import type { Dispatch } from './dispatch.ts';
+import type { StepContext } from '../graph/graph.ts';
 
 /** What a variant may depend on besides the shape: features and limits of the open device. */
 export interface DeviceCaps {
@@ -37,9 +38,23 @@ export interface Pass<A> {
   key(args: A): string;
   /** Floating-point operations of one run, for GFLOP/s. */
   flops(args: A): number;
+  /**
+   * Rewrites the scalars that change per step (batch position, loss slot, optimizer step, dropout
+   * counter) in the dispatches a variant built. Runs before the step's command buffer is encoded.
+   */
+  perStep?(device: GPUDevice, dispatches: readonly Dispatch[], args: A, ctx: StepContext): void;
 }
 
 /** The variant called `name`, or the default when there is none by that name. */
 export function variantOf<A>(pass: Pass<A>, name: string | undefined): Variant<A> {
   return pass.variants.find((v) => v.name === name) ?? pass.variants[0]!;
+}
+
+/** A pass with one kernel (most element-wise and pooling ops): no tuning, just a build function. */
+export function singlePass<A>(name: string, inputs: readonly string[], outputs: readonly string[],
+  build: Variant<A>['build'], o: { key?: (args: A) => string; flops?: (args: A) => number; perStep?: Pass<A>['perStep'] } = {}): Pass<A> {
+  return {
+    name, inputs, outputs, variants: [{ name: 'direct', build }],
+    key: o.key ?? ((a) => JSON.stringify(a)), flops: o.flops ?? (() => 0), perStep: o.perStep,
+  };
 }

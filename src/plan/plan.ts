@@ -1,7 +1,7 @@
 // Planning a step once: liveness of every transient tensor over the node order, and a best-fit
 // assignment of tensors to reusable buffer slots so that tensors whose lifetimes do not overlap
 // share memory. The plan is plain data — printable, testable, and replayed by run/ unchanged.
-import type { Graph } from '../graph/graph.ts';
+import { readIds, writeIds, type Graph } from '../graph/graph.ts';
 
 export interface Slot { bytes: number; tensors: number[] }
 
@@ -13,7 +13,7 @@ export interface Plan {
   /** Transient memory with reuse (sum of slot sizes) and without (sum of tensor sizes). */
   transientBytes: number;
   naiveTransientBytes: number;
-  /** Parameters, gradients, optimizer state, dataset, order list, loss ring. */
+  /** Parameters, gradients, optimizer state, buffers, dataset, labels, order list, loss ring. */
   persistentBytes: number;
   peakBytes: number;
 }
@@ -25,14 +25,15 @@ export function planStep(graph: Graph): Plan {
   const { tensors, nodes } = graph;
   const first = new Array<number>(tensors.length).fill(-1);
   const last = new Array<number>(tensors.length).fill(-1);
-  nodes.forEach((n, k) => {
-    for (const t of [...n.reads, ...n.writes]) {
+  const reads = nodes.map(readIds), writes = nodes.map(writeIds);
+  nodes.forEach((_, k) => {
+    for (const t of [...reads[k]!, ...writes[k]!]) {
       if (first[t] === -1) first[t] = k;
       last[t] = k;
     }
   });
   for (const t of tensors) {
-    if (t.residence === 'transient' && first[t.id] !== -1 && !nodes[first[t.id]!]!.writes.includes(t.id)) {
+    if (t.residence === 'transient' && first[t.id] !== -1 && !writes[first[t.id]!]!.includes(t.id)) {
       throw new Error(`plan: transient tensor ${t.name} is read before anything writes it`);
     }
   }
@@ -43,7 +44,7 @@ export function planStep(graph: Graph): Plan {
   for (let k = 0; k < nodes.length; k++) {
     // Allocate this node's new outputs before releasing its last-use inputs, so no node ever reads
     // and writes the same memory.
-    for (const t of nodes[k]!.writes) {
+    for (const t of writes[k]!) {
       const info = tensors[t]!;
       if (info.residence !== 'transient' || first[t] !== k) continue;
       const need = round(info.bytes);
@@ -60,7 +61,7 @@ export function planStep(graph: Graph): Plan {
       slots[best]!.tensors.push(t);
       slotOf[t] = best;
     }
-    for (const t of new Set([...nodes[k]!.reads, ...nodes[k]!.writes])) {
+    for (const t of new Set([...reads[k]!, ...writes[k]!])) {
       if (slotOf[t]! >= 0 && last[t] === k) free.push(slotOf[t]!);
     }
   }
@@ -76,7 +77,8 @@ export function describePlan(p: Plan): string {
     const s = p.slotOf[t]!;
     return `${p.graph.tensors[t]!.name}${s >= 0 ? `@${s}` : ''}`;
   };
-  const lines = p.graph.nodes.map((n, k) => `${String(k).padStart(3)} ${n.label.padEnd(32)} ${n.reads.map(name).join(', ')} → ${n.writes.map(name).join(', ')}`);
+  const lines = p.graph.nodes.map((n, k) =>
+    `${String(k).padStart(3)} ${n.label.padEnd(32)} ${n.pass.padEnd(20)} ${readIds(n).map(name).join(', ')} → ${writeIds(n).map(name).join(', ')}`);
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
   lines.push(`slots: ${p.slots.length} (${mib(p.transientBytes)}; ${mib(p.naiveTransientBytes)} without reuse), ` +
     `persistent: ${mib(p.persistentBytes)}, peak: ${mib(p.peakBytes)}`);

@@ -11,7 +11,9 @@ const usage = (): Record<Residence, number> => ({
   param: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
   grad: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
   state: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+  buffer: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
   data: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+  labels: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
   order: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
   loss: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
   io: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
@@ -35,9 +37,10 @@ export class PlanBuffers {
   }
 
   /** The buffer a tensor lives in (a view's base buffer). */
-  buffer(id: number): GPUBuffer {
-    const t = this.plan.graph.tensors[id]!;
-    if (t.view) return this.buffer(t.view.of);
+  buffer(t: number | { id: number }): GPUBuffer {
+    const id = typeof t === 'number' ? t : t.id;
+    const info = this.plan.graph.tensors[id]!;
+    if (info.view) return this.buffer(info.view.of);
     const slot = this.plan.slotOf[id]!;
     return slot >= 0 ? this.slots[slot]! : this.persistent.get(id) ?? this.external.get(id)!;
   }

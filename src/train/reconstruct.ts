@@ -1,14 +1,17 @@
 // Reconstructions of a fixed set of images with the trainer's current weights, for display. A
-// forward-only plan binds the trainer's parameter buffer itself (no copy), and its result is read back
-// asynchronously: awaiting it never blocks the training loop, which keeps submitting steps.
-import { buildForwardGraph, type TrainingGraph } from '../graph/autograd.ts';
+// forward-only plan in evaluation mode binds the trainer's parameter and buffer storage itself (no
+// copy), and its result is read back asynchronously: awaiting it never blocks the training loop,
+// which keeps submitting steps.
+import { buildForwardGraph, type ForwardGraph } from '../graph/autograd.ts';
 import { record, type Dispatch } from '../ops/dispatch.ts';
 import { planStep, type Plan } from '../plan/plan.ts';
 import { PlanBuffers } from '../run/buffers.ts';
+import { addScratch, buildDispatches, defaults } from '../run/lower.ts';
+import { bytesToFloats, floatsToBytes } from '../data/range.ts';
 import type { Trainer } from './trainer.ts';
 
 export class Reconstructor {
-  readonly tg: TrainingGraph;
+  readonly tg: ForwardGraph;
   readonly plan: Plan;
   private readonly buffers: PlanBuffers;
   private readonly dispatches: Dispatch[];
@@ -20,20 +23,24 @@ export class Reconstructor {
     const { model, gpu } = trainer;
     const device = gpu.device;
     this.tg = buildForwardGraph(model, count);
+    addScratch(this.tg.graph, defaults);
     this.plan = planStep(this.tg.graph);
-    // Read the trainer's live parameters: the plan's parameter tensor is that buffer, not a copy.
-    const paramsId = this.tg.graph.tensors.find((t) => t.name === 'params' && !t.view)!.id;
-    const live = trainer.buffers.buffer(trainer.tg.graph.tensors.find((t) => t.name === 'params' && !t.view)!.id);
-    this.buffers = new PlanBuffers(device, this.plan, 'reconstruct', new Map([[paramsId, live]]));
-    this.dispatches = this.tg.graph.nodes.flatMap((n) => n.build(device, this.buffers.at));
-    const [lo, hi] = trainer.range === '0,1' ? [0, 1] : [-1, 1];
-    const x = Float32Array.from(pixels.subarray(0, count * this.size), (b) => lo + (hi - lo) * (b / 255));
-    device.queue.writeBuffer(this.buffers.buffer(this.tg.input), 0, x);
-    this.staging = device.createBuffer({ label: 'reconstruct/staging', size: count * this.size * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    // Read the trainer's live parameters and buffers: the plan's tensors are those buffers, not copies.
+    this.buffers = new PlanBuffers(device, this.plan, 'reconstruct', new Map([
+      [this.tg.params.id, trainer.buffers.buffer(trainer.tg.params)],
+      [this.tg.buffers.id, trainer.buffers.buffer(trainer.tg.buffers)],
+    ]));
+    this.dispatches = buildDispatches(device, this.tg.graph, this.buffers.at, defaults).flat();
+    device.queue.writeBuffer(this.buffers.buffer(this.tg.input), 0, bytesToFloats(pixels.subarray(0, count * this.size), trainer.range));
+    this.staging = device.createBuffer({ label: 'reconstruct/staging', size: count * this.outSize * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
   private get size(): number {
-    return this.trainer.model.spec.input.reduce((a, b) => a * b, 1);
+    return this.trainer.model.input.reduce((a, b) => a * b, 1);
+  }
+
+  private get outSize(): number {
+    return this.trainer.model.output.reduce((a, b) => a * b, 1);
   }
 
   /**
@@ -49,14 +56,13 @@ export class Reconstructor {
       const pass = enc.beginComputePass({ label: 'reconstruct/forward' });
       for (const d of this.dispatches) record(pass, d);
       pass.end();
-      const out = this.buffers.at(this.tg.output) as GPUBufferBinding;
+      const out = this.buffers.at(this.tg.output.id) as GPUBufferBinding;
       enc.copyBufferToBuffer(out.buffer, out.offset ?? 0, this.staging, 0, this.staging.size);
       device.queue.submit([enc.finish()]);
       await this.trainer.gpu.wait(this.staging.mapAsync(GPUMapMode.READ));
       const y = new Float32Array(this.staging.getMappedRange().slice(0));
       this.staging.unmap();
-      const [lo, hi] = this.trainer.range === '0,1' ? [0, 1] : [-1, 1];
-      return Uint8Array.from(y, (v) => Math.round(255 * Math.min(1, Math.max(0, (v - lo) / (hi - lo)))));
+      return floatsToBytes(y, this.trainer.range);
     } finally {
       this.busy = false;
     }

@@ -3,23 +3,25 @@
 // Nothing is read back inside the loop; losses and timings arrive asynchronously.
 import { ConfigError, GpuError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
-import { buildTrainingGraph, type OptimizerConfig, type TrainingGraph } from '../graph/autograd.ts';
-import type { StepContext } from '../graph/graph.ts';
-import { epochOrder, initParams } from '../nn/init.ts';
+import { buildTrainingGraph, type OptimizerConfig, type StepGraph } from '../graph/autograd.ts';
+import type { StepContext, Tensor } from '../graph/graph.ts';
+import { epochOrder, initBuffers, initParams } from '../nn/init.ts';
 import type { Model } from '../nn/spec.ts';
 import { record, type Dispatch } from '../ops/dispatch.ts';
-import type { DataRange } from '../ops/gather.ts';
+import type { DataRange } from '../data/range.ts';
 import { planStep, type Plan } from '../plan/plan.ts';
 import { PlanBuffers } from '../run/buffers.ts';
 import { LossReader, type LossCallback } from '../run/losses.ts';
 import { Profiler, type PassGroup } from '../run/profiler.ts';
+import { addScratch, buildDispatches, defaults, prepareStep, type Choose } from '../run/lower.ts';
 import type { Checkpoint } from '../io/weights.ts';
+import { checkLabels, type Dataset } from './dataset.ts';
 
 /** Losses are read back every LOSS_CHUNK steps through LOSS_STAGING buffers (bounding run-ahead). */
 const LOSS_CHUNK = 8;
 const LOSS_STAGING = 4;
 
-export interface Dataset { count: number; pixels: Uint8Array; source: string }
+export type { Dataset };
 
 export interface TrainerOptions {
   batch: number;
@@ -31,8 +33,10 @@ export interface TrainerOptions {
   /** With `profile`, time one step in this many (timestamps split the step into more passes). */
   profileEvery?: number;
   onLoss?: LossCallback;
-  /** Parameters by PyTorch name; missing ones are initialised as PyTorch would. */
+  /** Parameters and buffers by PyTorch name; missing ones are initialised as PyTorch would. */
   init?: Map<string, Float32Array>;
+  /** Kernel variant per node (from the tuner); the defaults otherwise. */
+  choose?: Choose;
   label?: string;
 }
 
@@ -43,6 +47,7 @@ export function defaultRange(model: Model): DataRange {
 
 /** A warning when the data range cannot be produced by the output activation (the seed's mistake). */
 export function rangeWarning(model: Model, range: DataRange): string | undefined {
+  if (model.target !== 'input') return undefined;
   const act = model.outputActivation;
   if (act === 'sigmoid' && range === '-1,1') {
     return 'the model ends in Sigmoid, whose outputs lie in (0, 1), but the data is scaled to [−1, 1]: half of ' +
@@ -56,13 +61,15 @@ export function rangeWarning(model: Model, range: DataRange): string | undefined
 }
 
 export class Trainer {
-  readonly tg: TrainingGraph;
+  readonly tg: StepGraph;
   readonly plan: Plan;
   readonly buffers: PlanBuffers;
   readonly range: DataRange;
   readonly stepsPerEpoch: number;
   /** Steps submitted so far (the next step is `step + 1`). */
   step = 0;
+  /** Batchnorm's num_batches_tracked at step 0 (from --init), per buffer name. */
+  private readonly tracked0 = new Map<string, number>();
   private readonly dispatches: Dispatch[][];
   private readonly losses: LossReader;
   readonly profiler?: Profiler;
@@ -71,33 +78,38 @@ export class Trainer {
 
   constructor(readonly gpu: Gpu, readonly model: Model, readonly data: Dataset, readonly options: TrainerOptions) {
     const { batch } = options;
-    const recordSize = model.spec.input.reduce((a, b) => a * b, 1);
+    const recordSize = model.input.reduce((a, b) => a * b, 1);
     if (data.pixels.length !== data.count * recordSize) {
       throw new ConfigError(`${data.source}: records hold ${data.pixels.length / Math.max(1, data.count)} values, but the model input ` +
-        `[${model.spec.input.join(', ')}] needs ${recordSize}`);
+        `[${model.input.join(', ')}] needs ${recordSize}`);
     }
     if (!Number.isInteger(batch) || batch < 1) throw new ConfigError(`batch must be a positive integer, got ${batch}`);
     if (data.count < batch) throw new ConfigError(`${data.source}: ${data.count} records are fewer than one batch of ${batch}`);
+    checkLabels(model, data);
     this.range = options.range ?? defaultRange(model);
     this.stepsPerEpoch = Math.floor(data.count / batch);
     const label = options.label ?? 'train';
+    const choose = options.choose ?? defaults;
     this.tg = buildTrainingGraph(model, { batch, records: data.count, range: this.range, optimizer: options.optimizer,
       lossRing: LossReader.ringSize(LOSS_CHUNK, LOSS_STAGING) });
+    addScratch(this.tg.graph, choose);
     this.plan = planStep(this.tg.graph);
     const device = gpu.device;
     this.buffers = new PlanBuffers(device, this.plan, label);
-    this.dispatches = this.tg.graph.nodes.map((n) => n.build(device, this.buffers.at));
-    this.losses = new LossReader(device, this.persistent('loss'), gpu.wait, (s, l) => options.onLoss?.(s, l), LOSS_CHUNK, LOSS_STAGING, `${label}/losses`);
+    this.dispatches = buildDispatches(device, this.tg.graph, this.buffers.at, choose);
+    this.losses = new LossReader(device, this.buffers.buffer(this.tg.loss), gpu.wait, (s, l) => options.onLoss?.(s, l), LOSS_CHUNK, LOSS_STAGING, `${label}/losses`);
 
-    // Upload once: the dataset's bytes (padded to whole words) and the parameters.
+    // Upload once: the dataset's bytes (padded to whole words), its labels, and the parameters.
     const bytes = new Uint8Array(Math.ceil(data.pixels.length / 4) * 4);
     bytes.set(data.pixels);
-    device.queue.writeBuffer(this.persistent('dataset'), 0, bytes);
+    device.queue.writeBuffer(this.buffers.buffer(this.tg.dataset), 0, bytes);
+    device.queue.writeBuffer(this.buffers.buffer(this.tg.labelData), 0, Uint32Array.from(data.labels ?? new Uint8Array(data.count)));
     this.setParams(options.init ?? new Map(), options.seed);
 
+    // Profiling groups: one compute pass per (layer, phase) run of consecutive nodes.
     this.groups = [];
     this.tg.graph.nodes.forEach((n, i) => {
-      const name = `${n.layer}/${n.phase}`;
+      const name = n.layer === n.phase || n.layer === 'data' ? n.layer : `${n.layer}/${n.phase}`;
       const last = this.groups[this.groups.length - 1];
       if (last && last.name === name) last.nodes.push(i);
       else this.groups.push({ name, phase: n.phase, nodes: [i] });
@@ -108,13 +120,10 @@ export class Trainer {
     }
   }
 
-  private persistent(name: string): GPUBuffer {
-    const t = this.tg.graph.tensors.find((x) => x.name === name && !x.view);
-    if (!t) throw new Error(`no tensor ${name}`);
-    return this.buffers.buffer(t.id);
-  }
-
-  /** Writes parameters: given ones by name (shapes checked), the rest freshly initialised from `seed`. */
+  /**
+   * Writes parameters and buffers: given ones by name (shapes checked), the rest freshly initialised
+   * from `seed`. Batchnorm counters (num_batches_tracked) come along as one-element tensors.
+   */
   setParams(given: Map<string, Float32Array>, seed = this.options.seed): void {
     const fresh = initParams(this.model, seed);
     const flat = new Float32Array(this.tg.layout.total);
@@ -124,7 +133,15 @@ export class Trainer {
       if (v.length !== n) throw new ConfigError(`parameter ${p.name}: expected ${n} values for shape [${p.shape.join(', ')}], got ${v.length}`);
       flat.set(v, this.tg.layout.offsets.get(p.name)!);
     }
-    this.gpu.device.queue.writeBuffer(this.persistent('params'), 0, flat);
+    this.gpu.device.queue.writeBuffer(this.buffers.buffer(this.tg.params), 0, flat);
+    const freshBuffers = initBuffers(this.model);
+    const bufs = new Float32Array(this.tg.bufLayout.total);
+    for (const b of this.model.buffers) {
+      const v = given.get(b.name) ?? freshBuffers.get(b.name)!;
+      if (b.dtype === 'i64') this.tracked0.set(b.name, v[0] ?? 0);
+      else bufs.set(v, this.tg.bufLayout.offsets.get(b.name)!);
+    }
+    this.gpu.device.queue.writeBuffer(this.buffers.buffer(this.tg.buffers), 0, bufs);
   }
 
   get epoch(): number {
@@ -149,12 +166,12 @@ export class Trainer {
     const step = this.step + 1;
     const { base, epoch } = this.batchBase(step);
     if (epoch !== this.orderEpoch) {
-      device.queue.writeBuffer(this.persistent('order'), 0, this.order(epoch));
+      device.queue.writeBuffer(this.buffers.buffer(this.tg.order), 0, this.order(epoch));
       this.orderEpoch = epoch;
     }
     await this.losses.reserve(step, flushLosses);
-    const ctx: StepContext = { step, batchBase: base, lossSlot: this.losses.slot(step) };
-    this.tg.graph.nodes.forEach((n, i) => n.perStep?.(device, this.dispatches[i]!, ctx));
+    const ctx: StepContext = { step, batchBase: base, lossSlot: this.losses.slot(step), rows: this.options.batch };
+    prepareStep(device, this.tg.graph, this.dispatches, ctx);
 
     const enc = device.createCommandEncoder({ label: `step ${step}` });
     const stamp = this.profiler !== undefined && step % (this.options.profileEvery ?? 1) === 0 &&
@@ -185,12 +202,12 @@ export class Trainer {
     await this.profiler?.drain();
   }
 
-  /** Copies a flat persistent buffer back (parameters, optimizer state) — outside the loop only. */
-  async readFlat(name: string): Promise<Float32Array> {
-    const src = this.persistent(name);
+  /** Copies a persistent buffer back (parameters, optimizer state, buffers) — outside the loop only. */
+  async read(t: Tensor): Promise<Float32Array> {
+    const src = this.buffers.buffer(t);
     const device = this.gpu.device;
-    const staging = device.createBuffer({ label: `read ${name}`, size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = device.createCommandEncoder({ label: `read ${name}` });
+    const staging = device.createBuffer({ label: `read ${this.tg.graph.info(t).name}`, size: src.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = device.createCommandEncoder({ label: `read ${this.tg.graph.info(t).name}` });
     enc.copyBufferToBuffer(src, 0, staging, 0, src.size);
     device.queue.submit([enc.finish()]);
     await this.gpu.wait(staging.mapAsync(GPUMapMode.READ));
@@ -199,28 +216,36 @@ export class Trainer {
     return out;
   }
 
-  writeFlat(name: string, values: Float32Array): void {
-    this.gpu.device.queue.writeBuffer(this.persistent(name), 0, values);
-  }
-
-  /** Parameters by PyTorch name, in PyTorch's layouts. */
+  /** Parameters and buffers (batchnorm running statistics, num_batches_tracked) by PyTorch name, in PyTorch's layouts. */
   async params(): Promise<Map<string, Float32Array>> {
-    const flat = await this.readFlat('params');
-    return new Map(this.model.params.map((p) => {
+    const flat = await this.read(this.tg.params);
+    const out = new Map<string, Float32Array>();
+    for (const p of this.model.params) {
       const at = this.tg.layout.offsets.get(p.name)!;
-      return [p.name, flat.slice(at, at + p.shape.reduce((a, b) => a * b, 1))];
-    }));
+      out.set(p.name, flat.slice(at, at + p.shape.reduce((a, b) => a * b, 1)));
+    }
+    if (this.model.buffers.length > 0) {
+      const bufs = await this.read(this.tg.buffers);
+      for (const b of this.model.buffers) {
+        if (b.dtype === 'i64') out.set(b.name, Float32Array.of(this.batchesTracked(b.name)));
+        else {
+          const at = this.tg.bufLayout.offsets.get(b.name)!;
+          out.set(b.name, bufs.slice(at, at + b.shape.reduce((x, y) => x * y, 1)));
+        }
+      }
+    }
+    return out;
   }
 
-  /** Names of the optimizer's flat state buffers ('adam/m', 'adam/v' or 'sgd/momentum'). */
-  get stateNames(): string[] {
-    return this.options.optimizer.kind === 'adam' ? ['adam/m', 'adam/v'] : ['sgd/momentum'];
+  /** num_batches_tracked after the submitted steps: every training step runs every batchnorm in training mode. */
+  batchesTracked(name: string): number {
+    return (this.tracked0.get(name) ?? 0) + this.step;
   }
 
   /** Everything needed to continue exactly where the submitted steps leave off. */
   async checkpoint(): Promise<Checkpoint> {
     const state = new Map<string, Float32Array>();
-    for (const name of this.stateNames) state.set(name, await this.readFlat(name));
+    for (const [name, t] of this.tg.state) state.set(name, await this.read(t));
     return {
       params: await this.params(), state, step: this.step, epoch: this.epoch, seed: this.options.seed,
       optimizer: JSON.stringify(this.options.optimizer), shuffle: this.options.shuffle, batch: this.options.batch,
@@ -240,11 +265,16 @@ export class Trainer {
     if (expected.length !== c.order.length || expected.some((v, i) => v !== c.order[i])) {
       throw new ConfigError('cannot resume: the data order differs from the checkpoint\'s');
     }
-    this.setParams(c.params);
-    for (const name of this.stateNames) {
+    // The counters in the checkpoint already include its steps; this trainer adds its own from c.step.
+    const params = new Map(c.params);
+    for (const b of this.model.buffers) {
+      if (b.dtype === 'i64') params.set(b.name, Float32Array.of((c.params.get(b.name)?.[0] ?? c.step) - c.step));
+    }
+    this.setParams(params);
+    for (const [name, t] of this.tg.state) {
       const v = c.state.get(name);
-      if (!v || v.length !== this.tg.layout.total) throw new ConfigError(`cannot resume: checkpoint lacks optimizer state ${name}`);
-      this.writeFlat(name, v);
+      if (!v || v.length !== this.tg.layout.trainable) throw new ConfigError(`cannot resume: checkpoint lacks optimizer state ${name}`);
+      this.gpu.device.queue.writeBuffer(this.buffers.buffer(t), 0, v);
     }
     this.step = c.step;
     this.losses.startAfter(c.step);

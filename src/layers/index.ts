@@ -1,0 +1,19 @@
+// The layer registry: one record per layer type (see types.ts for what a record must say). Adding
+// a layer type is one record here plus its kernels; nothing else switches on type names.
+import type { LayerRecord } from './types.ts';
+import { conv2d, convtranspose2d } from './conv.ts';
+import { linear, flatten } from './linear.ts';
+import { maxpool2d } from './pool.ts';
+import { gelu, leakyrelu, relu, selu, sigmoid, tanh } from './activation.ts';
+
+// `any` is the one place field types are erased: each record is checked against its own fields
+// where it is defined, and the spec reader validates raw JSON against `fields` before use.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyRecord = LayerRecord<any>;
+
+export const LAYERS: Readonly<Record<string, AnyRecord>> = {
+  conv2d, convtranspose2d, linear, flatten, maxpool2d,
+  relu, selu, sigmoid, tanh, leakyrelu, gelu,
+};
+
+export type { LayerRecord, Layer, Shape, Saved, LayerBuilder, ParamDecl, BufferDecl } from './types.ts';

@@ -1,0 +1,55 @@
+// Pooling layers: MaxPool2d (records each window's argmax for its backward pass).
+import { ShapeError } from '../errors.ts';
+import { pool2dGeometry, type PoolGeometry } from '../geometry/pool.ts';
+import type { Pair } from '../geometry/util.ts';
+import type { Layer, LayerRecord, Shape } from './types.ts';
+
+export interface PoolFields { kernel: Pair; stride?: Pair; padding: Pair }
+
+const pairOf = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : [p[0], p[1]]);
+const py = (p: Pair) => `(${pairOf(p).join(', ')})`;
+
+export const POOL_FIELDS = {
+  kernel: { kind: 'pair', min: 1, doc: 'window size' },
+  stride: { kind: 'pair', min: 1, optional: true, doc: 'step between windows (default: the kernel)' },
+  padding: { kind: 'pair', min: 0, default: 0, doc: 'implicit padding, at most half the kernel' },
+} as const;
+
+function image(op: string, x: Shape): number[] {
+  if (x.length !== 3) throw new ShapeError(`${op} needs a [channels, height, width] input, got [${x.join(', ')}]`);
+  return [...x];
+}
+
+export const poolGeometry = (op: string, L: Layer<PoolFields>, batch: number): PoolGeometry =>
+  pool2dGeometry([batch, ...image(op, L.inShape)], L.fields, op);
+
+export const poolShape = (op: string, x: Shape, f: PoolFields): Shape => {
+  const g = pool2dGeometry([1, ...image(op, x)], f, op);
+  return [g.outShape[1], g.outShape[2], g.outShape[3]];
+};
+
+export const poolTorch = (f: PoolFields) => `kernel_size=${py(f.kernel)}, stride=${py(f.stride ?? f.kernel)}, padding=${py(f.padding)}`;
+
+export const maxpool2d: LayerRecord<PoolFields> = {
+  type: 'maxpool2d', doc: 'max over each window (padding counts as −∞); the first maximum wins, NaN wins',
+  fields: POOL_FIELDS,
+  shape: (x, f) => poolShape('maxpool2d', x, f),
+  params: () => [],
+  buffers: () => [],
+  forward(b, L, x) {
+    const g = poolGeometry('maxpool2d', L, b.batch);
+    const y = b.tensor('out', g.outShape);
+    const argmax = b.tensor('argmax', g.outShape, 'i32');
+    b.node('forward', 'forward', 'maxpool2d.forward', g, { x }, { y, argmax });
+    return { x, y, argmax };
+  },
+  backward(b, L, saved, dy, needDx) {
+    if (!needDx) return undefined;
+    const g = poolGeometry('maxpool2d', L, b.batch);
+    const dx = b.tensor('grad_in', g.inShape);
+    b.node('backward', 'backward', 'maxpool2d.backward', g, { dy, argmax: saved.argmax! }, { dx });
+    return dx;
+  },
+  flops: () => ({ forward: 0, backwardInput: 0, backwardParams: 0 }),
+  torch: (L) => `nn.MaxPool2d(${poolTorch(L.fields)})`,
+};

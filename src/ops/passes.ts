@@ -1,0 +1,36 @@
+// The pass table: every pass a graph node may name, keyed by name. Layer records (src/layers/)
+// refer to passes by these names and type their arguments through `PassArgs`, importing only
+// types from here, so shape inference never loads WGSL. The runner resolves names to passes.
+import { gatherPass } from './gather.ts';
+import { convForwardPass, convTransposedPass, convGradParamsPass, convGradBiasPass } from './conv_direct.ts';
+import { maxpoolForwardPass, maxpoolBackwardPass } from './maxpool2d.ts';
+import { activationForwardPass, activationBackwardPass } from './activation_passes.ts';
+import { msePass } from './mse.ts';
+import { adamPass } from './adam.ts';
+import { sgdPass } from './sgd.ts';
+import type { Pass } from './variant.ts';
+
+export const PASSES = {
+  'data.gather': gatherPass,
+  'conv.forward': convForwardPass,
+  'conv.transposed': convTransposedPass,
+  'conv.grad_params': convGradParamsPass,
+  'conv.grad_bias': convGradBiasPass,
+  'maxpool2d.forward': maxpoolForwardPass,
+  'maxpool2d.backward': maxpoolBackwardPass,
+  'activation.forward': activationForwardPass,
+  'activation.backward': activationBackwardPass,
+  'loss.mse': msePass,
+  'optimizer.adam': adamPass,
+  'optimizer.sgd': sgdPass,
+} as const;
+
+export type PassTable = typeof PASSES;
+export type PassName = keyof PassTable;
+export type PassArgs = { [K in PassName]: PassTable[K] extends Pass<infer A> ? A : never };
+
+export function passOf(name: PassName): Pass<unknown> {
+  const p = PASSES[name] as Pass<unknown> | undefined;
+  if (!p) throw new Error(`no pass '${name}'`);
+  return p;
+}

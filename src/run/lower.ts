@@ -1,0 +1,50 @@
+// From graph nodes to dispatches: each node's pass is resolved in the pass table, the variant the
+// tuner chose (or the default) gets its scratch tensors before planning, and after planning builds
+// its dispatches on the plan's buffers. Bind groups and uniforms are made here, once per plan.
+import type { Graph, Node } from '../graph/graph.ts';
+import type { Binding } from '../gpu/kernel.ts';
+import { passOf } from '../ops/passes.ts';
+import { capsOf, variantOf, type Variant } from '../ops/variant.ts';
+import type { Dispatch } from '../ops/dispatch.ts';
+
+/** Which variant runs a node (by name); undefined means the pass's default. */
+export type Choose = (node: Node) => string | undefined;
+export const defaults: Choose = () => undefined;
+
+export function variantFor(node: Node, choose: Choose): Variant<unknown> {
+  return variantOf(passOf(node.pass), choose(node));
+}
+
+/** Gives every node whose chosen variant needs scratch memory a transient tensor of that size. */
+export function addScratch(graph: Graph, choose: Choose): void {
+  for (const n of graph.nodes) {
+    const floats = variantFor(n, choose).scratch?.(n.args) ?? 0;
+    if (floats > 0) n.writes.scratch = graph.tensor(`${n.label}/scratch`, [floats]);
+  }
+}
+
+/** Builds the dispatches of every node, checking its tensors against the pass's declared names. */
+export function buildDispatches(device: GPUDevice, graph: Graph, at: (id: number) => Binding, choose: Choose): Dispatch[][] {
+  const caps = capsOf(device);
+  return graph.nodes.map((n) => {
+    const pass = passOf(n.pass);
+    for (const k of Object.keys(n.reads)) {
+      if (!pass.inputs.includes(k) && !pass.outputs.includes(k)) throw new Error(`${n.label}: pass ${n.pass} has no input '${k}'`);
+    }
+    for (const k of Object.keys(n.writes)) {
+      if (!pass.outputs.includes(k) && k !== 'scratch') throw new Error(`${n.label}: pass ${n.pass} has no output '${k}'`);
+    }
+    const v = variantFor(n, choose);
+    const why = v.unsupported?.(caps, n.args);
+    if (why) throw new Error(`${n.label}: variant ${v.name} of ${n.pass} cannot run here: ${why}`);
+    const io: Record<string, Binding> = {};
+    for (const [k, t] of [...Object.entries(n.reads), ...Object.entries(n.writes)]) io[k] = at(t.id);
+    return v.build(device, n.args, io, n.label);
+  });
+}
+
+/** Rewrites the per-step scalars of every node whose pass has any. */
+export function prepareStep(device: GPUDevice, graph: Graph, dispatches: readonly Dispatch[][],
+  ctx: Parameters<NonNullable<ReturnType<typeof passOf>['perStep']>>[3]): void {
+  graph.nodes.forEach((n, i) => passOf(n.pass).perStep?.(device, dispatches[i]!, n.args, ctx));
+}
