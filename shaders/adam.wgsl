@@ -11,6 +11,7 @@ struct Adam {
   step_size: f32,        // lr / (1 - beta1^t)
   bias_c2_sqrt: f32,     // sqrt(1 - beta2^t)
   decay_factor: f32,     // AdamW: 1 - lr * weight_decay (decoupled decay); Adam: 1
+  status_index: u32,     // this step's slot in the guard's status ring (shaders/guard.wgsl)
 }
 
 @group(0) @binding(0) var<uniform> p: Adam;
@@ -18,11 +19,13 @@ struct Adam {
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(5) var<storage, read> status: array<u32>; // a flagged step is not applied
+@group(0) @binding(6) var<storage, read> halt: array<u32>;   // nor any step after a stop
 
 @compute @workgroup_size(WG)
 fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i >= p.count) { return; }
+  if (i >= p.count || status[p.status_index] != 0u || halt[0] != 0u) { return; }
   let g = grad[i] + p.weight_decay * param[i]; // Adam's L2 term (0 for AdamW)
   let mi = m[i] + (1.0 - p.beta1) * (g - m[i]);
   let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;

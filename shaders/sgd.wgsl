@@ -9,17 +9,20 @@ struct Sgd {
   momentum: f32,
   dampening: f32,
   weight_decay: f32,
+  status_index: u32,  // this step's slot in the guard's status ring (shaders/guard.wgsl)
 }
 
 @group(0) @binding(0) var<uniform> p: Sgd;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> momentum_buf: array<f32>;
+@group(0) @binding(4) var<storage, read> status: array<u32>; // a flagged step is not applied
+@group(0) @binding(5) var<storage, read> halt: array<u32>;   // nor any step after a stop
 
 @compute @workgroup_size(WG)
 fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i >= p.count) { return; }
+  if (i >= p.count || status[p.status_index] != 0u || halt[0] != 0u) { return; }
   var d = grad[i] + p.weight_decay * param[i];
   if (p.has_momentum != 0u) {
     var b = d;

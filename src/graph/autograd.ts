@@ -10,6 +10,9 @@ import type { AdamOptions } from '../ops/adam.ts';
 import type { SgdOptions } from '../ops/sgd.ts';
 import { Graph, size, type Tensor } from './graph.ts';
 
+/** Guard status bits (shaders/guard.wgsl): which check flagged a step. */
+export const GUARD_CODES = { loss: 1, gradient: 2, parameter: 4 } as const;
+
 export type OptimizerConfig =
   | { kind: 'adam'; options: AdamOptions }
   | { kind: 'adamw'; options: AdamOptions }
@@ -130,6 +133,8 @@ export interface StepConfig {
   range: DataRange;
   optimizer: OptimizerConfig;
   lossRing: number;     // slots in the loss ring
+  /** What a non-finite loss, gradient or parameter does: halt every later update, or drop that step only. */
+  onNonFinite?: 'stop' | 'skip';
 }
 
 export interface StepGraph extends ModelTensors {
@@ -145,6 +150,10 @@ export interface StepGraph extends ModelTensors {
   labelData: Tensor;
   order: Tensor;
   loss: Tensor;
+  /** Per loss-ring slot: [guard status bits, first bad element] (see shaders/guard.wgsl). */
+  status: Tensor;
+  /** [0]: nonzero once a stop-mode guard fired; the host resets it when it restores state. */
+  halt: Tensor;
 }
 
 export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
@@ -154,6 +163,27 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
   const grads = g.tensor('grads', [m.layout.trainable], 'grad');
   const grad = new Map(model.params.filter((p) => p.trainable)
     .map((p) => [p.name, g.view(`${p.name}/grad`, p.shape, grads, m.layout.offsets.get(p.name)!)]));
+
+  // The guard opens this step's status slot and snapshots everything a step changes, so a step that
+  // turns anything non-finite is undone on the GPU (shaders/guard.wgsl).
+  const sticky = (c.onNonFinite ?? 'stop') === 'stop';
+  const loss = g.tensor('loss', [c.lossRing], 'loss');
+  const status = g.tensor('guard/status', [2 * c.lossRing], 'loss', 'u32');
+  const halt = g.tensor('guard/halt', [4], 'loss', 'u32');
+  const guard = (label: string, pass: 'guard.clear' | 'guard.check' | 'guard.save' | 'guard.restore' | 'guard.settle',
+    count: number, code: number, reads: Record<string, Tensor>, writes: Record<string, Tensor>, atSlot = false) =>
+    g.node({ label: `guard/${label}`, layer: 'guard', phase: 'guard', pass, args: { count, code, sticky, atSlot }, reads, writes });
+  guard('clear', 'guard.clear', 1, 0, {}, { status });
+  const optState = c.optimizer.kind === 'sgd' ? ['sgd/momentum'] : ['adam/m', 'adam/v'];
+  const state = new Map(optState.map((name) => [name, g.tensor(name, [m.layout.trainable], 'state')]));
+  const live: [string, Tensor, number][] = [['params', m.params, m.layout.trainable],
+    ...[...state].map(([name, t]): [string, Tensor, number] => [name, t, m.layout.trainable])];
+  if (model.buffers.some((b) => b.dtype === 'f32')) live.push(['buffers', m.buffers, m.bufLayout.total]);
+  const snapshots = live.map(([name, t, count]) => {
+    const snap = g.tensor(`guard/snapshot/${name}`, [count], 'state');
+    guard(`save/${name}`, 'guard.save', count, 0, { src: t, halt }, { dst: snap });
+    return { name, t, snap, count };
+  });
 
   // Data: the batch is gathered from the resident bytes and scaled; labels come along.
   const recordSize = size(model.input);
@@ -170,11 +200,11 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
   const output = saved[saved.length - 1]!.y;
 
   // Loss, into this step's slot of the loss ring, fused with its gradient.
-  const loss = g.tensor('loss', [c.lossRing], 'loss');
   let dy = g.tensor('loss/grad', output.shape);
   if (model.target !== 'input' || model.loss !== 'mse') throw new Error(`loss ${model.loss} on ${model.target} is not wired yet`);
   g.node({ label: 'loss', layer: 'loss', phase: 'loss', pass: 'loss.mse', args: { count: size(output.shape) },
     reads: { y: output, target: input }, writes: { loss, dy, partials: g.tensor('loss/partials', [256]) } });
+  guard('check/loss', 'guard.check', 1, GUARD_CODES.loss, { values: loss }, { status }, true);
 
   // Backward, last layer first, down to the lowest trainable layer (which needs no input gradient).
   const lowest = lowestTrainable(model);
@@ -187,25 +217,25 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
     }
   }
 
-  // Optimizer: one dispatch over the trainable prefix of the flat parameter buffer.
+  // Optimizer: one dispatch over the trainable prefix of the flat parameter buffer, skipped when
+  // the guard flagged this step (or, stopping, any earlier one).
   const count = m.layout.trainable;
-  const flat = (name: string) => g.tensor(name, [count], 'state');
-  const state = new Map<string, Tensor>();
+  guard('check/gradients', 'guard.check', count, GUARD_CODES.gradient, { values: grads }, { status });
   const opt = c.optimizer;
   if (opt.kind === 'adam' || opt.kind === 'adamw') {
-    state.set('adam/m', flat('adam/m'));
-    state.set('adam/v', flat('adam/v'));
+    const [mm, v] = [state.get('adam/m')!, state.get('adam/v')!];
     g.node({ label: `optimizer/${opt.kind}`, layer: 'optimizer', phase: 'optimizer', pass: 'optimizer.adam',
       args: { count, options: { ...opt.options, decoupled: opt.kind === 'adamw' } },
-      reads: { grad: grads, param: m.params, m: state.get('adam/m')!, v: state.get('adam/v')! },
-      writes: { param: m.params, m: state.get('adam/m')!, v: state.get('adam/v')! } });
+      reads: { grad: grads, param: m.params, m: mm, v, status, halt }, writes: { param: m.params, m: mm, v } });
   } else {
-    state.set('sgd/momentum', flat('sgd/momentum'));
+    const mom = state.get('sgd/momentum')!;
     g.node({ label: 'optimizer/sgd', layer: 'optimizer', phase: 'optimizer', pass: 'optimizer.sgd', args: { count, options: opt.options },
-      reads: { grad: grads, param: m.params, momentum: state.get('sgd/momentum')! },
-      writes: { param: m.params, momentum: state.get('sgd/momentum')! } });
+      reads: { grad: grads, param: m.params, momentum: mom, status, halt }, writes: { param: m.params, momentum: mom } });
   }
-  return { ...m, graph: g, input, output, grads, grad, state, dataset, labelData, order, loss };
+  guard('check/parameters', 'guard.check', count, GUARD_CODES.parameter, { values: m.params }, { status });
+  for (const s of snapshots) guard(`restore/${s.name}`, 'guard.restore', s.count, 0, { src: s.snap, status, halt }, { dst: s.t });
+  guard('settle', 'guard.settle', 1, 0, { status }, { halt });
+  return { ...m, graph: g, input, output, grads, grad, state, dataset, labelData, order, loss, status, halt };
 }
 
 export interface ForwardGraph extends ModelTensors {

@@ -8,6 +8,7 @@ import { activationForwardPass, activationBackwardPass } from './activation_pass
 import { msePass } from './mse.ts';
 import { adamPass } from './adam.ts';
 import { sgdPass } from './sgd.ts';
+import { guardCheckPass, guardClearPass, guardRestorePass, guardSavePass, guardSettlePass } from './guard.ts';
 import type { Pass } from './variant.ts';
 
 export const PASSES = {
@@ -23,6 +24,11 @@ export const PASSES = {
   'loss.mse': msePass,
   'optimizer.adam': adamPass,
   'optimizer.sgd': sgdPass,
+  'guard.clear': guardClearPass,
+  'guard.check': guardCheckPass,
+  'guard.save': guardSavePass,
+  'guard.restore': guardRestorePass,
+  'guard.settle': guardSettlePass,
 } as const;
 
 export type PassTable = typeof PASSES;

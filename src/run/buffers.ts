@@ -15,7 +15,7 @@ const usage = (): Record<Residence, number> => ({
   data: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
   labels: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
   order: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-  loss: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  loss: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, // COPY_DST: the guard's halt word is reset on restore
   io: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
 });
 

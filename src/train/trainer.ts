@@ -11,7 +11,8 @@ import { record, type Dispatch } from '../ops/dispatch.ts';
 import type { DataRange } from '../data/range.ts';
 import { planStep, type Plan } from '../plan/plan.ts';
 import { PlanBuffers } from '../run/buffers.ts';
-import { LossReader, type LossCallback } from '../run/losses.ts';
+import { LossReader, type LossCallback, type StepStatus } from '../run/losses.ts';
+import { GUARD_CODES } from '../graph/autograd.ts';
 import { Profiler, type PassGroup } from '../run/profiler.ts';
 import { addScratch, buildDispatches, defaults, prepareStep, type Choose } from '../run/lower.ts';
 import type { Checkpoint } from '../io/weights.ts';
@@ -37,6 +38,12 @@ export interface TrainerOptions {
   init?: Map<string, Float32Array>;
   /** Kernel variant per node (from the tuner); the defaults otherwise. */
   choose?: Choose;
+  /**
+   * A step whose loss, gradients or updated parameters are not finite is never applied. 'stop'
+   * (default): it and every later step are dropped and `failure` says why; 'skip': only that step
+   * is dropped, as AMP's GradScaler does, and training goes on.
+   */
+  onNonFinite?: 'stop' | 'skip';
   label?: string;
 }
 
@@ -75,6 +82,10 @@ export class Trainer {
   readonly profiler?: Profiler;
   private readonly groups: PassGroup[];
   private orderEpoch = -1;
+  /** The first step the guard flagged in stop mode, and what it found (undefined while all is finite). */
+  failure?: { step: number; message: string };
+  /** Steps dropped in skip mode. */
+  skipped = 0;
 
   constructor(readonly gpu: Gpu, readonly model: Model, readonly data: Dataset, readonly options: TrainerOptions) {
     const { batch } = options;
@@ -91,13 +102,14 @@ export class Trainer {
     const label = options.label ?? 'train';
     const choose = options.choose ?? defaults;
     this.tg = buildTrainingGraph(model, { batch, records: data.count, range: this.range, optimizer: options.optimizer,
-      lossRing: LossReader.ringSize(LOSS_CHUNK, LOSS_STAGING) });
+      lossRing: LossReader.ringSize(LOSS_CHUNK, LOSS_STAGING), onNonFinite: options.onNonFinite });
     addScratch(this.tg.graph, choose);
     this.plan = planStep(this.tg.graph);
     const device = gpu.device;
     this.buffers = new PlanBuffers(device, this.plan, label);
     this.dispatches = buildDispatches(device, this.tg.graph, this.buffers.at, choose);
-    this.losses = new LossReader(device, this.buffers.buffer(this.tg.loss), gpu.wait, (s, l) => options.onLoss?.(s, l), LOSS_CHUNK, LOSS_STAGING, `${label}/losses`);
+    this.losses = new LossReader(device, this.buffers.buffer(this.tg.loss), this.buffers.buffer(this.tg.status), gpu.wait,
+      (s, l, st) => this.delivered(s, l, st), LOSS_CHUNK, LOSS_STAGING, `${label}/losses`);
 
     // Upload once: the dataset's bytes (padded to whole words), its labels, and the parameters.
     const bytes = new Uint8Array(Math.ceil(data.pixels.length / 4) * 4);
@@ -118,6 +130,29 @@ export class Trainer {
       if (!gpu.hasTimestamps) throw new GpuError(`profiling needs the 'timestamp-query' feature, which adapter ${gpu.adapterName} lacks`);
       this.profiler = new Profiler(device, this.groups, gpu.wait, `${label}/profile`);
     }
+  }
+
+  private delivered(step: number, loss: number, status: StepStatus): void {
+    if (status.code !== 0) {
+      if ((this.options.onNonFinite ?? 'stop') === 'skip') this.skipped++;
+      else if (!this.failure || step < this.failure.step) this.failure = { step, message: `step ${step}: ${this.describe(status)}` };
+    }
+    this.options.onLoss?.(step, loss, status);
+  }
+
+  /** What the guard found, naming the tensor: the loss, or the parameter (gradient) holding the first bad element. */
+  describe(status: StepStatus): string {
+    const at = (index: number) => {
+      let name = '?', first = -1;
+      for (const p of this.model.params) {
+        const o = this.tg.layout.offsets.get(p.name)!;
+        if (o <= index && o > first) { name = p.name; first = o; }
+      }
+      return `${name} (element ${index - first})`;
+    };
+    if (status.code & GUARD_CODES.loss) return 'the loss is not finite (NaN or ±inf); the weights are those of the step before';
+    if (status.code & GUARD_CODES.gradient) return `the gradient of ${at(status.index)} is not finite; the update was not applied`;
+    return `the update made parameter ${at(status.index)} non-finite; it was undone`;
   }
 
   /**
@@ -142,6 +177,13 @@ export class Trainer {
       else bufs.set(v, this.tg.bufLayout.offsets.get(b.name)!);
     }
     this.gpu.device.queue.writeBuffer(this.buffers.buffer(this.tg.buffers), 0, bufs);
+    this.resetGuard();
+  }
+
+  /** Lets updates apply again after a stop-mode failure (the state on the GPU is the last good one). */
+  resetGuard(): void {
+    this.gpu.device.queue.writeBuffer(this.buffers.buffer(this.tg.halt), 0, new Uint32Array(4));
+    this.failure = undefined;
   }
 
   get epoch(): number {

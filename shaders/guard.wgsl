@@ -1,0 +1,61 @@
+// The non-finite guard. Each step records in its status slot whether its loss, a gradient or an
+// updated parameter is NaN or ±inf (by bit pattern: compilers may fold `x != x` away), and the
+// first element at fault. The optimizer skips a flagged step, and a step that corrupted the
+// parameters anyway is undone from a snapshot taken before it, so the weights on the GPU are always
+// the last good ones. The status ring is read back with the loss ring: no extra synchronisation.
+
+struct Guard {
+  count: u32,        // elements to check or copy
+  status_index: u32, // this step's slot ×2 in `status`: [code bits, first bad element]
+  code: u32,         // the bit this check sets: 1 loss, 2 gradient, 4 parameter
+  sticky: u32,       // 1: a flagged step halts all later updates (stop); 0: only itself (skip)
+  offset: u32,       // first element of `values` to check (the loss check looks at this step's ring slot)
+}
+
+@group(0) @binding(0) var<uniform> p: Guard;
+@group(0) @binding(1) var<storage, read_write> status: array<atomic<u32>>;
+@group(0) @binding(2) var<storage, read_write> halt: array<atomic<u32>>; // [0]: set once a stop-mode step failed
+@group(0) @binding(3) var<storage, read> values: array<u32>;             // f32 bits
+@group(0) @binding(4) var<storage, read> src: array<u32>;
+@group(0) @binding(5) var<storage, read_write> dst: array<u32>;
+
+fn non_finite(bits: u32) -> bool { return (bits & 0x7f800000u) == 0x7f800000u; }
+
+// Flags the step when any of `values` is not finite, keeping the smallest index found.
+@compute @workgroup_size(WG)
+fn check(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.count || !non_finite(values[p.offset + i])) { return; }
+  atomicOr(&status[p.status_index], p.code);
+  atomicMin(&status[p.status_index + 1u], i);
+}
+
+// Opens this step's slot: no flags yet, no bad element.
+@compute @workgroup_size(1)
+fn clear() {
+  atomicStore(&status[p.status_index], 0u);
+  atomicStore(&status[p.status_index + 1u], 0xffffffffu);
+}
+
+// Snapshot before the step: copies src to dst unless a stop-mode failure already froze the state.
+@compute @workgroup_size(WG)
+fn save(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.count || atomicLoad(&halt[0]) != 0u) { return; }
+  dst[i] = src[i];
+}
+
+// After the step: puts the snapshot (src) back into the live state (dst) when this step was
+// flagged or the run is halted, so nothing non-finite survives a step.
+@compute @workgroup_size(WG)
+fn restore(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.count) { return; }
+  if (atomicLoad(&status[p.status_index]) != 0u || atomicLoad(&halt[0]) != 0u) { dst[i] = src[i]; }
+}
+
+// Last in the step: a flagged step in stop mode halts every later update.
+@compute @workgroup_size(1)
+fn settle() {
+  if (p.sticky != 0u && atomicLoad(&status[p.status_index]) != 0u) { atomicStore(&halt[0], 1u); }
+}

@@ -1,0 +1,29 @@
+// The non-finite guard's passes (see shaders/guard.wgsl): clear a step's status slot, check a
+// tensor, snapshot the state before the step, restore it after a flagged step, settle the halt.
+import guardWgsl from '../../shaders/guard.wgsl?raw';
+import { makeDispatch, shader, writeUniform, type Dispatch } from './dispatch.ts';
+import { singlePass } from './variant.ts';
+
+export const guardShader = shader('guard', guardWgsl);
+
+/** `atSlot`: check the element at this step's ring slot (the loss) instead of elements 0…count−1. */
+export interface GuardArgs { count: number; code: number; sticky: boolean; atSlot?: boolean }
+
+const uniform = (a: GuardArgs, slot: number) =>
+  ({ count: a.count, status_index: 2 * slot, code: a.code, sticky: a.sticky ? 1 : 0, offset: a.atSlot ? slot : 0 });
+const perStep = (device: GPUDevice, [d]: readonly Dispatch[], a: GuardArgs, s: { lossSlot: number }) => writeUniform(device, d!, uniform(a, s.lossSlot));
+
+const entry = (name: string, e: string, inputs: string[], outputs: string[], invocations: (a: GuardArgs) => number) =>
+  singlePass<GuardArgs>(name, inputs, outputs,
+    (device, a, io, label) => [makeDispatch(device, guardShader, e, label, invocations(a), uniform(a, 0), io)], { perStep });
+
+/** io: → status. */
+export const guardClearPass = entry('guard.clear', 'clear', [], ['status'], () => 1);
+/** io: values → status. */
+export const guardCheckPass = entry('guard.check', 'check', ['values'], ['status'], (a) => a.count);
+/** io: src, halt → dst (the snapshot). */
+export const guardSavePass = entry('guard.save', 'save', ['src', 'halt'], ['dst'], (a) => a.count);
+/** io: src (the snapshot), status, halt → dst (the live state). */
+export const guardRestorePass = entry('guard.restore', 'restore', ['src', 'status', 'halt'], ['dst'], (a) => a.count);
+/** io: status → halt. */
+export const guardSettlePass = entry('guard.settle', 'settle', ['status'], ['halt'], () => 1);
