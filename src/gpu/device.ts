@@ -1,6 +1,7 @@
 // Opening a WebGPU device, the same way in a browser and in Node (Dawn). The platform-specific part
 // is only *where the GPU object comes from* and *how to wait*; everything else is shared.
 import { GpuError } from '../errors.ts';
+import { GpuErrorLog } from './errors.ts';
 
 /** What a caller may want from the adapter beyond the defaults. Unavailable extras are skipped. */
 export interface DeviceOptions {
@@ -22,6 +23,8 @@ export interface Gpu {
   readonly isSoftware: boolean;
   readonly hasTimestamps: boolean;
   readonly wait: Waiter;
+  /** Every GPU error and device loss on this device, as typed errors (see errors.ts). */
+  readonly errors: GpuErrorLog;
   close(): void;
 }
 
@@ -66,7 +69,7 @@ export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = 
   const isSoftware = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${adapterInfo.architecture} ${adapterInfo.description} ${adapterInfo.device}`)
     || (adapterInfo as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   return {
-    device, adapterInfo, adapterName, isSoftware, hasTimestamps, wait,
+    device, adapterInfo, adapterName, isSoftware, hasTimestamps, wait, errors: new GpuErrorLog(device, adapterName),
     close: () => device.destroy(),
   };
 }

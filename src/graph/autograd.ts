@@ -9,6 +9,7 @@ import type { DataRange } from '../data/range.ts';
 import type { AdamOptions } from '../ops/adam.ts';
 import type { SgdOptions } from '../ops/sgd.ts';
 import { Graph, size, type Tensor } from './graph.ts';
+import type { PassArgs } from '../ops/passes.ts';
 
 /** Guard status bits (shaders/guard.wgsl): which check flagged a step. */
 export const GUARD_CODES = { loss: 1, gradient: 2, parameter: 4 } as const;
@@ -127,6 +128,16 @@ function forward(g: Graph, model: Model, batch: number, mode: 'train' | 'eval', 
   return saved;
 }
 
+/** The loss of a model's output against its target, for a batch (`grad`: also dL/dy). */
+export function lossArgs(model: Model, batch: number, grad: boolean, accuracy = false): PassArgs['loss'] {
+  const values = size(model.output);
+  return {
+    kind: model.loss, batch, values, target: model.target, grad,
+    // One value per row is a probability after a sigmoid, else a logit (thresholds 0.5 and 0).
+    accuracy: accuracy && model.target === 'label' ? (model.outputActivation === 'sigmoid' ? 'probabilities' : 'logits') : undefined,
+  };
+}
+
 export interface StepConfig {
   batch: number;
   records: number;      // records in the resident dataset
@@ -201,9 +212,8 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
 
   // Loss, into this step's slot of the loss ring, fused with its gradient.
   let dy = g.tensor('loss/grad', output.shape);
-  if (model.target !== 'input' || model.loss !== 'mse') throw new Error(`loss ${model.loss} on ${model.target} is not wired yet`);
-  g.node({ label: 'loss', layer: 'loss', phase: 'loss', pass: 'loss.mse', args: { count: size(output.shape) },
-    reads: { y: output, target: input }, writes: { loss, dy, partials: g.tensor('loss/partials', [256]) } });
+  g.node({ label: 'loss', layer: 'loss', phase: 'loss', pass: 'loss', args: lossArgs(model, B, true),
+    reads: { y: output, target: model.target === 'label' ? labels : input }, writes: { loss, dy } });
   guard('check/loss', 'guard.check', 1, GUARD_CODES.loss, { values: loss }, { status }, true);
 
   // Backward, last layer first, down to the lowest trainable layer (which needs no input gradient).
@@ -251,4 +261,40 @@ export function buildForwardGraph(model: Model, batch: number): ForwardGraph {
   const input = g.tensor('input', [batch, ...model.input], 'io');
   const saved = forward(g, model, batch, 'eval', input, m, new Map());
   return { ...m, graph: g, input, output: saved[saved.length - 1]!.y };
+}
+
+export interface EvalGraph extends ForwardGraph {
+  dataset: Tensor;
+  labelData: Tensor;
+  order: Tensor;
+  /** One slot per batch: its mean loss, and (label targets) its count of correct predictions. */
+  loss: Tensor;
+  correct: Tensor;
+}
+
+/**
+ * Evaluation on a resident dataset: gather a batch (the last one may be short: its rows are set per
+ * run), the forward pass in evaluation mode (batchnorm on running statistics, dropout off), the
+ * loss without its gradient, and the correct-prediction count.
+ */
+export function buildEvalGraph(model: Model, c: { batch: number; records: number; range: DataRange; batches: number }): EvalGraph {
+  const g = new Graph();
+  const m = modelTensors(g, model);
+  const recordSize = size(model.input);
+  const dataset = g.tensor('eval/dataset', [Math.ceil((c.records * recordSize) / 4) * 4], 'data', 'u8');
+  const labelData = g.tensor('eval/labels', [c.records], 'labels', 'u32');
+  const order = g.tensor('eval/order', [c.records], 'order', 'u32');
+  const input = g.tensor('input', [c.batch, ...model.input]);
+  const labels = g.tensor('input/labels', [c.batch], 'transient', 'u32');
+  g.node({ label: 'data/gather', layer: 'data', phase: 'data', pass: 'data.gather',
+    args: { batch: c.batch, recordSize, orderLength: c.records, range: c.range },
+    reads: { pixels: dataset, order, labels: labelData }, writes: { x: input, y_labels: labels } });
+  const saved = forward(g, model, c.batch, 'eval', input, m, new Map());
+  const output = saved[saved.length - 1]!.y;
+  const loss = g.tensor('eval/loss', [c.batches], 'loss');
+  const correct = g.tensor('eval/correct', [c.batches], 'loss');
+  const accuracy = model.target === 'label';
+  g.node({ label: 'loss', layer: 'loss', phase: 'loss', pass: 'loss', args: lossArgs(model, c.batch, false, accuracy),
+    reads: { y: output, target: accuracy ? labels : input }, writes: accuracy ? { loss, correct } : { loss } });
+  return { ...m, graph: g, input, output, dataset, labelData, order, loss, correct };
 }

@@ -5,11 +5,26 @@ import { gatherPass } from './gather.ts';
 import { convForwardPass, convTransposedPass, convGradParamsPass, convGradBiasPass } from './conv_direct.ts';
 import { maxpoolForwardPass, maxpoolBackwardPass } from './maxpool2d.ts';
 import { activationForwardPass, activationBackwardPass } from './activation_passes.ts';
-import { msePass } from './mse.ts';
+import { lossDispatches, lossParts, lossPrepare, type LossArgs } from './loss.ts';
 import { adamPass } from './adam.ts';
 import { sgdPass } from './sgd.ts';
 import { guardCheckPass, guardClearPass, guardRestorePass, guardSavePass, guardSettlePass } from './guard.ts';
 import type { Pass } from './variant.ts';
+
+/**
+ * The loss fused with its gradient (and, for evaluation, the correct-prediction count); its
+ * partial sums are scratch sized by the pass itself, so the graph needs no kernel knowledge.
+ */
+const lossPass: Pass<LossArgs> = {
+  name: 'loss', inputs: ['y', 'target'], outputs: ['loss', 'dy', 'correct'],
+  key: (a) => JSON.stringify(a), flops: () => 0,
+  variants: [{
+    name: 'direct', scratch: lossParts,
+    build: (d, a, io, label) => lossDispatches(d, a,
+      { y: io.y!, target: io.target!, dy: io.dy, partials: io.scratch!, loss: io.loss!, correct: io.correct }, label),
+  }],
+  perStep: (d, ds, a, s) => lossPrepare(d, ds, a, { lossIndex: s.lossSlot, rows: s.rows }),
+};
 
 export const PASSES = {
   'data.gather': gatherPass,
@@ -21,7 +36,7 @@ export const PASSES = {
   'maxpool2d.backward': maxpoolBackwardPass,
   'activation.forward': activationForwardPass,
   'activation.backward': activationBackwardPass,
-  'loss.mse': msePass,
+  'loss': lossPass,
   'optimizer.adam': adamPass,
   'optimizer.sgd': sgdPass,
   'guard.clear': guardClearPass,

@@ -11,6 +11,7 @@ import { record, type Dispatch } from '../ops/dispatch.ts';
 import type { DataRange } from '../data/range.ts';
 import { planStep, type Plan } from '../plan/plan.ts';
 import { PlanBuffers } from '../run/buffers.ts';
+import { checkLimits } from '../plan/limits.ts';
 import { LossReader, type LossCallback, type StepStatus } from '../run/losses.ts';
 import { GUARD_CODES } from '../graph/autograd.ts';
 import { Profiler, type PassGroup } from '../run/profiler.ts';
@@ -106,8 +107,10 @@ export class Trainer {
     addScratch(this.tg.graph, choose);
     this.plan = planStep(this.tg.graph);
     const device = gpu.device;
-    this.buffers = new PlanBuffers(device, this.plan, label);
-    this.dispatches = buildDispatches(device, this.tg.graph, this.buffers.at, choose);
+    checkLimits(this.plan, device.limits, { batch, records: data.count });
+    // Creation errors (out of memory, validation) are recorded against the object's label.
+    this.buffers = gpu.errors.watch(() => new PlanBuffers(device, this.plan, label));
+    this.dispatches = gpu.errors.watch(() => buildDispatches(device, this.tg.graph, this.buffers.at, choose));
     this.losses = new LossReader(device, this.buffers.buffer(this.tg.loss), this.buffers.buffer(this.tg.status), gpu.wait,
       (s, l, st) => this.delivered(s, l, st), LOSS_CHUNK, LOSS_STAGING, `${label}/losses`);
 
@@ -231,7 +234,7 @@ export class Trainer {
       pass.end();
     }
     this.losses.encode(enc, step, flushLosses);
-    device.queue.submit([enc.finish()]);
+    this.gpu.errors.watch(() => device.queue.submit([enc.finish()]));
     this.losses.submitted();
     this.profiler?.submitted();
     this.step = step;
