@@ -131,7 +131,7 @@ describe('weights and checkpoints', () => {
 
   it('checkpoints round-trip; a weights file is not a checkpoint', () => {
     const c = { params, state: new Map([['adam/m', new Float32Array(8)]]), step: 7, epoch: 1, seed: 2, optimizer: '{"kind":"adam"}',
-      shuffle: true, batch: 4, dataSource: 'x.bin', dataCount: 20, order: Uint32Array.from([3, 1, 2, 0]) };
+      shuffle: true, batch: 4, dataSource: 'x.bin', dataCount: 20, dataHash: 'ab12', order: Uint32Array.from([3, 1, 2, 0]) };
     const back = parseCheckpoint(cae, serializeCheckpoint(cae, c), 'c.ckpt');
     expect({ ...back, params: undefined, state: undefined }).toEqual({ ...c, params: undefined, state: undefined });
     expect(back.state.get('adam/m')).toEqual(new Float32Array(8));

@@ -36,7 +36,7 @@ describe('training loop', () => {
       const bytes = serializeCheckpoint(model, await b.checkpoint());
       b.destroy();
       const c = new Trainer(g, model, small, opts((s, l) => { split[s] = l; }));
-      c.restore(parseCheckpoint(model, bytes, 'ckpt'));
+      await c.restore(parseCheckpoint(model, bytes, 'ckpt'));
       expect(c.step).toBe(6);
       await run(c, 6);
       const got = await c.checkpoint();
@@ -56,7 +56,14 @@ describe('training loop', () => {
       const ckpt = await a.checkpoint();
       a.destroy();
       const b = new Trainer(g, model, small, { ...opts(), batch: 5, seed: 6 });
-      expect(() => b.restore(ckpt)).toThrow(/cannot resume: batch was 4, now 5; seed was 5, now 6/);
+      await expect(b.restore(ckpt)).rejects.toThrow(/cannot resume: batch was 4, now 5; seed was 5, now 6/);
+      // Other records of the same count are noticed by their hash.
+      const other = { ...small, pixels: sample.pixels.subarray(20 * 3072, 40 * 3072), source: 'sample[20:40]' };
+      const c = new Trainer(g, model, other, opts());
+      await expect(c.restore(ckpt)).rejects.toThrow(/cannot resume: the training data differs from the checkpoint's \(sample\[0:20\], 20 records, sha256 [0-9a-f]{12}…\); pass --allow-new-data/);
+      await c.restore(ckpt, { allowNewData: true });
+      expect(c.step).toBe(0);
+      c.destroy();
       b.destroy();
     });
   });

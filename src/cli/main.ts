@@ -38,6 +38,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`kiln: ${e.message}`);
       return 1;
     }
-    throw e;
+    // A bug, not bad input: still one line (the stack with KILN_DEBUG=1), and a distinct exit code.
+    console.error(`kiln: internal error: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    if (process.env.KILN_DEBUG) console.error(e);
+    return 70;
   }
 }

@@ -1,102 +1,219 @@
-// `kiln train`: trains a model on CIFAR-10 (or the embedded sample) with everything on the GPU,
-// streaming losses as they come back, and saves weights / checkpoints / a profile atomically.
-import { ConfigError } from '../errors.ts';
-import { loadCifar, loadEmbeddedSample } from '../data/load_node.ts';
+// `kiln train`: trains a model with everything on the GPU, streaming losses as they come back,
+// evaluating at epoch ends, and writing weights, checkpoints and profiles so that nothing is ever
+// lost: destinations are proven writable first, checkpoints are written every epoch (and at least
+// every 5 minutes), Ctrl-C saves one, a GPU error or a non-finite step is never reported as success,
+// and a final write that fails goes to a rescue file.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, WriteError } from '../errors.ts';
 import { openNodeDevice } from '../gpu/node.ts';
-import type { OptimizerConfig } from '../graph/autograd.ts';
-import { parseCheckpoint, parseWeights, serializeCheckpoint, serializeWeights } from '../io/weights.ts';
-import type { DataRange } from '../ops/gather.ts';
+import { parseCheckpoint, parseInit, serializeCheckpoint, serializeWeights, type Checkpoint } from '../io/weights.ts';
+import type { Model } from '../nn/spec.ts';
 import { Trainer, rangeWarning } from '../train/trainer.ts';
-import { checkWritable, readInput, writeAtomic } from './files.ts';
-import { loadModel, num, parse } from './options.ts';
+import { Evaluator, type EvalResult } from '../train/evaluate.ts';
+import { classCount } from '../train/dataset.ts';
+import { prepareDestination, readInput, writeAtomic, writeDestination, type Destination } from './files.ts';
+import { loadData, type LoadedData } from './data.ts';
+import { isPreset, loadModel } from './options.ts';
+import { readTrainArgs, type TrainArgs } from './train_args.ts';
+import { Interrupt } from './interrupt.ts';
 import { Progress } from './progress.ts';
+import { chooser } from './tune.ts';
 
-export const TRAIN_HELP = `train options:
-  --model <cae|spec.json>   model (default cae, the seed's autoencoder)
-  --data <path>             CIFAR-10 .bin batch, cifar-10-batches-bin/ folder or cifar-10-binary.tar.gz
-                            (default: the embedded sample)
-  --init <weights.safetensors>  start from these weights (PyTorch names)
-  --resume <ckpt>           continue a checkpoint (--steps/--epochs count from there)
-  --batch N (32)  --steps N | --epochs N (1 epoch)  --optimizer adam|sgd (adam)
-  --lr X (1e-3)  --momentum X (sgd, 0)  --seed N (0)  --no-shuffle  --range 0,1|-1,1
-  --save <path>  --checkpoint <path>  --profile <trace.json>  --json`;
+export { TRAIN_HELP } from './train_args.ts';
+
+/** At least this often (wall time) a --checkpoint is rewritten, whatever the epoch length. */
+const CHECKPOINT_MS = 5 * 60_000;
+
+interface Setup {
+  a: TrainArgs;
+  model: Model;
+  data: LoadedData;
+  evalData?: LoadedData;
+  dest: Partial<Record<'save' | 'saveBest' | 'checkpoint' | 'profile', Destination>>;
+  init?: Map<string, Float32Array>;
+  resume?: Checkpoint;
+}
+
+const say = (msg: string) => console.error(`kiln: ${msg}`);
+
+/** Everything that can be checked without the GPU, in the order a user would fix it. */
+async function prepare(a: TrainArgs): Promise<Setup> {
+  let model = loadModel(a.model);
+  const data = await loadData(a.data, model.input, 'train', '--data');
+  // A classifier preset takes its class count from the data (6 photos in the sample, CIFAR's 10).
+  const classes = classCount(data);
+  if (isPreset(a.model) && model.target === 'label' && classes !== undefined && classes !== model.classes) model = loadModel(a.model, classes);
+  if (data.skipped) say(`${data.source}: skipped ${data.skipped} file${data.skipped > 1 ? 's' : ''} that could not be decoded`);
+  const evalData = a.eval !== undefined || a.data === undefined
+    ? await loadData(a.eval ?? a.data, model.input, 'test', '--eval') : undefined;
+  if ((a.earlyStop !== undefined || a.saveBest) && !evalData) {
+    throw new ConfigError(`${a.earlyStop !== undefined ? '--early-stop' : '--save-best'} needs held-out data: give --eval <data>`);
+  }
+  const dest: Setup['dest'] = {};
+  if (a.save) dest.save = prepareDestination(a.save, '--save');
+  if (a.saveBest) dest.saveBest = prepareDestination(a.saveBest, '--save-best');
+  if (a.checkpoint) dest.checkpoint = prepareDestination(a.checkpoint, '--checkpoint');
+  if (a.profile) dest.profile = prepareDestination(a.profile, '--profile');
+  let init: Map<string, Float32Array> | undefined;
+  if (a.init) {
+    const r = parseInit(model, readInput(a.init, '--init'), a.init);
+    const list = (xs: string[]) => (xs.length > 4 ? `${xs.slice(0, 4).join(', ')}, …` : xs.join(', '));
+    say(`--init ${a.init}: loaded ${r.loaded.length} tensor${r.loaded.length === 1 ? '' : 's'} (${list(r.loaded)})` +
+      (r.fresh.length ? `; initialised ${r.fresh.length} fresh (${list(r.fresh)})` : '') +
+      (r.ignored.length ? `; ignored ${r.ignored.length} not in the model (${list(r.ignored)})` : ''));
+    init = r.values;
+  }
+  const resume = a.resume ? parseCheckpoint(model, readInput(a.resume, '--resume'), a.resume) : undefined;
+  const warning = a.range && rangeWarning(model, a.range);
+  if (warning) say(`warning: ${warning}`);
+  return { a, model, data, evalData, dest, init, resume };
+}
 
 export async function train(argv: string[]): Promise<number> {
-  const a = parse(argv, {
-    model: { type: 'string' }, data: { type: 'string' }, init: { type: 'string' }, resume: { type: 'string' },
-    batch: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, optimizer: { type: 'string' },
-    lr: { type: 'string' }, momentum: { type: 'string' }, seed: { type: 'string' }, 'no-shuffle': { type: 'boolean' },
-    range: { type: 'string' }, save: { type: 'string' }, checkpoint: { type: 'string' }, profile: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  // Everything that can be checked without the GPU is checked first.
-  const model = loadModel(a.model);
-  const batch = num(a.batch, '--batch', 32, { int: true, min: 1 });
-  if (a.steps !== undefined && a.epochs !== undefined) throw new ConfigError('give --steps or --epochs, not both');
-  const steps = a.steps !== undefined ? num(a.steps, '--steps', 0, { int: true, min: 1 }) : undefined;
-  const epochs = num(a.epochs, '--epochs', 1, { int: true, min: 1 });
-  const lr = num(a.lr, '--lr', 1e-3, { positive: true });
-  const momentum = num(a.momentum, '--momentum', 0, { min: 0 });
-  const seed = num(a.seed, '--seed', 0, { int: true, min: 0 });
-  const kind = a.optimizer ?? 'adam';
-  if (kind !== 'adam' && kind !== 'sgd') throw new ConfigError(`--optimizer must be adam or sgd, got ${JSON.stringify(kind)}`);
-  if (a.momentum !== undefined && kind !== 'sgd') throw new ConfigError('--momentum applies to --optimizer sgd only');
-  const optimizer: OptimizerConfig = kind === 'adam' ? { kind, options: { lr } } : { kind, options: { lr, momentum } };
-  if (a.range !== undefined && a.range !== '0,1' && a.range !== '-1,1') throw new ConfigError(`--range must be 0,1 or -1,1, got ${JSON.stringify(a.range)}`);
-  for (const [flag, p] of [['--save', a.save], ['--checkpoint', a.checkpoint], ['--profile', a.profile]] as const) if (p) checkWritable(p, flag);
-  const init = a.init ? parseWeights(model, readInput(a.init, '--init'), a.init) : undefined;
-  const resume = a.resume ? parseCheckpoint(model, readInput(a.resume, '--resume'), a.resume) : undefined;
-  const data = a.data ? await loadCifar(a.data) : await loadEmbeddedSample();
-  const range = a.range as DataRange | undefined;
-  const warning = range && rangeWarning(model, range);
-  if (warning) console.error(`kiln: warning: ${warning}`);
-
-  const gpu = await openNodeDevice({ timestamps: !!a.profile });
+  const s = await prepare(readTrainArgs(argv));
+  const gpu = await openNodeDevice({ timestamps: !!s.a.profile });
   try {
-    const losses: number[] = [];
-    let reported = 0;
-    const progress = a.json ? undefined : new Progress();
-    const started = { at: 0, step: 0 };
-    let total = 0;
-    const trainer = new Trainer(gpu, model, data, {
-      batch, optimizer, seed, shuffle: !a['no-shuffle'], range, profile: !!a.profile, init,
-      onLoss: (s, l) => {
-        losses[s] = l;
-        // Losses arrive in chunks; emit them in step order.
-        while (losses[reported + 1] !== undefined) {
-          reported++;
-          const ips = ((reported - started.step) * batch) / ((performance.now() - started.at) / 1000);
-          if (a.json) console.log(JSON.stringify({ step: reported, loss: losses[reported], epoch: Math.floor((reported - 1) / trainer.stepsPerEpoch) }));
-          else progress!.update(reported, total, losses[reported]!, ips);
-        }
-      },
-    });
-    if (resume) trainer.restore(resume);
-    reported = trainer.step;
-    started.step = trainer.step;
-    total = trainer.step + (steps ?? epochs * trainer.stepsPerEpoch);
-    if (!a.json) console.error(`kiln: ${model.paramCount} parameters, ${data.count} images from ${data.source}, adapter ${gpu.adapterName}`);
-    started.at = performance.now();
-    while (trainer.step < total) await trainer.trainStep(trainer.step + 1 === total);
-    await trainer.drain();
-    const seconds = (performance.now() - started.at) / 1000;
-    progress?.done();
-    const run = total - started.step;
-    const last = losses.slice(-Math.min(10, run));
-    const summary = {
-      summary: true, steps: total, images_per_s: (run * batch) / seconds, seconds,
-      final_loss: losses[total], mean_loss_last10: last.reduce((x, y) => x + y, 0) / last.length,
-      adapter: gpu.adapterName, planned_peak_bytes: trainer.plan.peakBytes,
-    };
-    if (a.json) console.log(JSON.stringify(summary));
-    else console.error(`kiln: ${run} steps in ${seconds.toFixed(1)} s, ${summary.images_per_s.toFixed(1)} images/s, final loss ${summary.final_loss?.toFixed(5)}`);
-
-    if (a.save) writeAtomic(a.save, serializeWeights(model, await trainer.params(), { step: String(total) }));
-    if (a.checkpoint) writeAtomic(a.checkpoint, serializeCheckpoint(model, await trainer.checkpoint()));
-    if (a.profile) writeAtomic(a.profile, trainer.profiler!.trace({ adapter: gpu.adapterName, batch }));
-    trainer.destroy();
-    return 0;
+    return await run(gpu, s);
   } finally {
     gpu.close();
   }
 }
+
+async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): Promise<number> {
+  const { a, model, data } = s;
+  const json = a.json;
+  const progress = json ? undefined : new Progress();
+  const losses: number[] = [];
+  let reported = 0, total = 0;
+  const started = { at: 0, step: 0 };
+  const choose = await chooser(gpu, model, a, data.count);
+  const trainer = gpu.errors.watch(() => new Trainer(gpu, model, data, {
+    batch: a.batch, optimizer: a.optimizer, seed: a.seed, shuffle: a.shuffle, range: a.range, profile: !!a.profile,
+    init: s.init, onNonFinite: a.onNonFinite, choose,
+    onLoss: (step, loss, status) => {
+      if (gpu.errors.failed || (trainer.failure && step >= trainer.failure.step)) return; // never report what a failed step computed
+      losses[step] = loss;
+      // Losses arrive in chunks; emit them in step order.
+      while (losses[reported + 1] !== undefined) {
+        reported++;
+        const epoch = Math.floor((reported - 1) / trainer.stepsPerEpoch);
+        if (json) console.log(JSON.stringify({ step: reported, loss: losses[reported], epoch, ...(status.code ? { skipped: true } : {}) }));
+        else progress!.update(reported, total, losses[reported]!, ((reported - started.step) * a.batch) / ((performance.now() - started.at) / 1000));
+      }
+    },
+  }));
+  await gpu.errors.settle('building the training plan', gpu.wait);
+  const evaluator = s.evalData ? gpu.errors.watch(() => new Evaluator(trainer, s.evalData!, a.batch, choose)) : undefined;
+  if (s.resume) await trainer.restore(s.resume, { allowNewData: a.allowNewData });
+  reported = started.step = trainer.step;
+  total = trainer.step + (a.steps ?? a.epochs * trainer.stepsPerEpoch);
+  if (!json) {
+    say(`${model.paramCount.toLocaleString('en-US')} parameters (${model.trainableCount.toLocaleString('en-US')} trainable), ` +
+      `${data.count.toLocaleString('en-US')} records from ${data.source}${s.evalData ? `, evaluating on ${s.evalData.count} from ${s.evalData.source}` : ''}, adapter ${gpu.adapterName}`);
+  }
+
+  const interrupt = new Interrupt((sig) => say(`${sig}: finishing the current step, then saving a checkpoint`)).install();
+  const evals: (EvalResult & { epoch: number })[] = [];
+  let best: { epoch: number; loss: number } | undefined, sinceBest = 0, stoppedEarly = false;
+  let lastCheckpoint = performance.now();
+  const saveCheckpoint = async () => {
+    if (!s.dest.checkpoint) return;
+    await writeDestination(s.dest.checkpoint, serializeCheckpoint(model, await trainer.checkpoint()));
+    lastCheckpoint = performance.now();
+  };
+
+  try {
+    started.at = performance.now();
+    while (trainer.step < total && !interrupt.requested && !trainer.failure && !stoppedEarly) {
+      const next = trainer.step + 1;
+      const epochEnd = next % trainer.stepsPerEpoch === 0;
+      const checkpointDue = s.dest.checkpoint !== undefined && next < total &&
+        ((a.checkpointEvery !== undefined ? next % a.checkpointEvery === 0 : epochEnd) || performance.now() - lastCheckpoint > CHECKPOINT_MS);
+      await trainer.trainStep(next === total || epochEnd || checkpointDue);
+      gpu.errors.throwIfFailed(`step ${next}`);
+      if (epochEnd && evaluator) {
+        await trainer.drain();
+        if (trainer.failure) break;
+        const r = { ...await evaluator.run(), epoch: next / trainer.stepsPerEpoch - 1 };
+        gpu.errors.throwIfFailed(`evaluation after step ${next}`);
+        evals.push(r);
+        const improved = best === undefined || r.loss < best.loss;
+        if (improved) {
+          best = { epoch: r.epoch, loss: r.loss };
+          sinceBest = 0;
+          if (s.dest.saveBest) writeDestination(s.dest.saveBest, serializeWeights(model, await trainer.params(), { step: String(next), epoch: String(r.epoch) }));
+        } else sinceBest++;
+        if (json) console.log(JSON.stringify({ epoch: r.epoch, eval_loss: r.loss, ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}), ...(improved ? { best: true } : {}) }));
+        else say(`epoch ${r.epoch}: eval loss ${r.loss.toFixed(5)}${r.accuracy !== undefined ? `, accuracy ${(100 * r.accuracy).toFixed(1)} %` : ''}${improved ? ' (best)' : ''}`);
+        if (a.earlyStop !== undefined && sinceBest >= a.earlyStop) {
+          stoppedEarly = true;
+          say(`early stop after epoch ${r.epoch}: no improvement in ${a.earlyStop} evaluation${a.earlyStop > 1 ? 's' : ''} (best eval loss ${best!.loss.toFixed(5)} at epoch ${best!.epoch})`);
+        }
+      }
+      if (checkpointDue && !trainer.failure) {
+        await trainer.drain();
+        if (!trainer.failure) await saveCheckpoint();
+      }
+    }
+    await trainer.drain();
+    await gpu.errors.settle('training', gpu.wait);
+  } finally {
+    interrupt.uninstall();
+  }
+  progress?.done();
+
+  if (trainer.failure) {
+    // The GPU kept the last good state; a checkpoint of it lets the user resume with other settings.
+    const f = trainer.failure;
+    if (s.dest.checkpoint) await saveCheckpoint();
+    throw new ConfigError(`non-finite values at ${f.message}. Stopped` +
+      (s.dest.checkpoint ? `; ${s.a.checkpoint} holds the last good state (step ${trainer.step}, before the failure)` : '') +
+      '. Try a lower --lr, or --on-nonfinite skip');
+  }
+  if (interrupt.requested) {
+    const path = s.dest.checkpoint ? s.a.checkpoint : join(tmpdir(), `kiln-interrupted-${process.pid}-${Date.now()}.ckpt`);
+    if (s.dest.checkpoint) await saveCheckpoint();
+    else writeAtomic(path!, serializeCheckpoint(model, await trainer.checkpoint()), '--checkpoint');
+    say(`interrupted at step ${trainer.step}: checkpoint written to ${path}; continue with --resume ${path}`);
+    trainer.destroy();
+    return interrupt.exitCode;
+  }
+
+  const seconds = (performance.now() - started.at) / 1000;
+  const run = trainer.step - started.step;
+  const done = losses.slice(-Math.min(10, run)).filter((x) => x !== undefined);
+  const summary = {
+    summary: true, steps: trainer.step, images_per_s: (run * a.batch) / seconds, seconds,
+    final_loss: losses[trainer.step], mean_loss_last10: done.reduce((x, y) => x + y, 0) / done.length,
+    ...(evals.length ? { eval_loss: evals.at(-1)!.loss, accuracy: evals.at(-1)!.accuracy, best_epoch: best?.epoch } : {}),
+    ...(trainer.skipped ? { skipped_steps: trainer.skipped } : {}),
+    ...(stoppedEarly ? { early_stop: true } : {}),
+    adapter: gpu.adapterName, planned_peak_bytes: trainer.plan.peakBytes,
+  };
+  if (json) console.log(JSON.stringify(summary));
+  else say(`${run} steps in ${seconds.toFixed(1)} s, ${summary.images_per_s.toFixed(1)} images/s, final loss ${summary.final_loss?.toFixed(5)}` +
+    (trainer.skipped ? `, ${trainer.skipped} non-finite steps skipped` : ''));
+
+  // Every output is attempted even if an earlier one fails; each failure is rescued on its own.
+  const failed: WriteError[] = [];
+  const write = async (d: Destination | undefined, make: () => Promise<Uint8Array | string>) => {
+    if (!d) return;
+    try {
+      writeDestination(d, await make());
+    } catch (e) {
+      if (!(e instanceof WriteError)) throw e;
+      failed.push(e);
+    }
+  };
+  await write(s.dest.save, async () => serializeWeights(model, await trainer.params(), { step: String(trainer.step) }));
+  await write(s.dest.checkpoint, async () => serializeCheckpoint(model, await trainer.checkpoint()));
+  await write(s.dest.profile, async () => trainer.profiler!.trace({ adapter: gpu.adapterName, batch: a.batch }));
+  await gpu.errors.settle('saving', gpu.wait);
+  evaluator?.destroy();
+  trainer.destroy();
+  for (const e of failed.slice(0, -1)) say(e.message);
+  if (failed.length > 0) throw failed.at(-1)!;
+  return 0;
+}
+

@@ -8,6 +8,8 @@ export const CIFAR_SIDE = 32;
 export const CIFAR_PIXELS = 3 * CIFAR_SIDE * CIFAR_SIDE; // 3,072: 1,024 R, then G, then B
 export const CIFAR_RECORD = 1 + CIFAR_PIXELS; // 3,073: label byte + pixels
 export const CIFAR_CLASSES = 10;
+/** CIFAR-10's label names, by label byte (batches.meta.txt). */
+export const CIFAR_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 
 export interface CifarSet {
   count: number;
@@ -16,6 +18,8 @@ export interface CifarSet {
   pixels: Uint8Array;
   /** File or archive member it came from, for error messages and UI. */
   source: string;
+  /** What each label byte means. */
+  classNames?: readonly string[];
 }
 
 /** Split one CIFAR-10 batch (whole 3,073-byte records) into labels and pixels. */

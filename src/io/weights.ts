@@ -93,6 +93,8 @@ export interface Checkpoint {
   batch: number;
   dataSource: string;
   dataCount: number;
+  /** SHA-256 of the training records (dataHash); '' in checkpoints made before it was stored. */
+  dataHash: string;
   /** The current epoch's order list (derivable from seed and epoch; stored so it can be checked). */
   order: Uint32Array;
 }
@@ -108,6 +110,7 @@ export function serializeCheckpoint(model: Model, c: Checkpoint): Uint8Array {
   return serializeSafetensors(tensors, {
     kiln: 'checkpoint', model: JSON.stringify(model.spec), step: String(c.step), epoch: String(c.epoch), seed: String(c.seed),
     optimizer: c.optimizer, shuffle: String(c.shuffle), batch: String(c.batch), data_source: c.dataSource, data_count: String(c.dataCount),
+    data_sha256: c.dataHash,
   });
 }
 
@@ -129,9 +132,10 @@ export function parseCheckpoint(model: Model, bytes: Uint8Array, source: string)
     return v;
   };
   if (!order) throw new FormatError(`${source}: checkpoint lacks data.order`);
+  for (const [k, v] of state) checkFinite(`optimizer.${k}`, v, source);
   return {
     params: weightsFromTensors(model, weights, source), state, order,
     step: int('step'), epoch: int('epoch'), seed: int('seed'), batch: int('batch'), dataCount: int('data_count'),
-    optimizer: m.optimizer ?? '', shuffle: m.shuffle === 'true', dataSource: m.data_source ?? '',
+    optimizer: m.optimizer ?? '', shuffle: m.shuffle === 'true', dataSource: m.data_source ?? '', dataHash: m.data_sha256 ?? '',
   };
 }

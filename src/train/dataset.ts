@@ -28,3 +28,28 @@ export function checkLabels(model: Model, data: Dataset): void {
     throw new ConfigError(`${data.source}: record ${bad} has label ${labels[bad]}, but the model's output has ${out}`);
   }
 }
+
+/** Number of classes the labels can take (from the class names, else the largest label + 1). */
+export function classCount(data: Dataset): number | undefined {
+  if (data.classNames) return data.classNames.length;
+  if (!data.labels || data.labels.length === 0) return undefined;
+  return data.labels.reduce((a, b) => Math.max(a, b), 0) + 1;
+}
+
+const hashes = new WeakMap<Dataset, Promise<string>>();
+
+/**
+ * SHA-256 of the records (pixels, then labels), hex: a checkpoint stores it so a resume on other
+ * data of the same size is noticed. Web Crypto, so the same in Node and browsers; computed once.
+ */
+export function dataHash(data: Dataset): Promise<string> {
+  let h = hashes.get(data);
+  if (!h) {
+    const bytes = new Uint8Array(data.pixels.length + (data.labels?.length ?? 0));
+    bytes.set(data.pixels);
+    if (data.labels) bytes.set(data.labels, data.pixels.length);
+    h = globalThis.crypto.subtle.digest('SHA-256', bytes).then((d) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join(''));
+    hashes.set(data, h);
+  }
+  return h;
+}

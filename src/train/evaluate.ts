@@ -75,8 +75,9 @@ export class Evaluator {
       gpu.errors.watch(() => device.queue.submit([enc.finish()]));
     }
     await gpu.wait(this.staging.mapAsync(GPUMapMode.READ));
-    const losses = new Float32Array(this.staging.getMappedRange(0, this.batches * 4).slice(0));
-    const correct = new Float32Array(this.staging.getMappedRange(this.batches * 4, this.batches * 4).slice(0)); // counts, exact in f32
+    const all = new Float32Array(this.staging.getMappedRange().slice(0));
+    const losses = all.subarray(0, this.batches);
+    const correct = all.subarray(this.batches, 2 * this.batches); // counts, exact in f32
     this.staging.unmap();
     let loss = 0, right = 0;
     for (let b = 0; b < this.batches; b++) {

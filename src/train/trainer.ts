@@ -17,7 +17,7 @@ import { GUARD_CODES } from '../graph/autograd.ts';
 import { Profiler, type PassGroup } from '../run/profiler.ts';
 import { addScratch, buildDispatches, defaults, prepareStep, type Choose } from '../run/lower.ts';
 import type { Checkpoint } from '../io/weights.ts';
-import { checkLabels, type Dataset } from './dataset.ts';
+import { checkLabels, dataHash, type Dataset } from './dataset.ts';
 
 /** Losses are read back every LOSS_CHUNK steps through LOSS_STAGING buffers (bounding run-ahead). */
 const LOSS_CHUNK = 8;
@@ -294,12 +294,20 @@ export class Trainer {
     return {
       params: await this.params(), state, step: this.step, epoch: this.epoch, seed: this.options.seed,
       optimizer: JSON.stringify(this.options.optimizer), shuffle: this.options.shuffle, batch: this.options.batch,
-      dataSource: this.data.source, dataCount: this.data.count, order: this.order(this.batchBase(this.step + 1).epoch),
+      dataSource: this.data.source, dataCount: this.data.count, dataHash: await dataHash(this.data),
+      order: this.order(this.batchBase(this.step + 1).epoch),
     };
   }
 
-  /** Continues from a checkpoint made with the same settings and data (refused otherwise, naming what differs). */
-  restore(c: Checkpoint): void {
+  /**
+   * Continues from a checkpoint made with the same settings and data (refused otherwise, naming
+   * what differs). Other records of the same count are refused too, unless `allowNewData`.
+   */
+  async restore(c: Checkpoint, o2: { allowNewData?: boolean } = {}): Promise<void> {
+    if (!o2.allowNewData && c.dataHash !== '' && c.dataHash !== await dataHash(this.data)) {
+      throw new ConfigError(`cannot resume: the training data differs from the checkpoint's (${c.dataSource}, ${c.dataCount} records, ` +
+        `sha256 ${c.dataHash.slice(0, 12)}…); pass --allow-new-data to continue on ${this.data.source} anyway`);
+    }
     const o = this.options;
     const differs = [
       ['optimizer', c.optimizer, JSON.stringify(o.optimizer)], ['batch', c.batch, o.batch], ['shuffle', c.shuffle, o.shuffle],
