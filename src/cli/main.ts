@@ -4,17 +4,21 @@ import { KilnError } from '../errors.ts';
 import { openNodeDevice } from '../gpu/node.ts';
 import { bench, BENCH_HELP } from './bench.ts';
 import { train, TRAIN_HELP } from './train.ts';
+import { tuneCommand, TUNE_HELP } from './tune.ts';
 
 const USAGE = `usage: npm run kiln -- <command> [options]
 
 commands:
   train     train a model (default: the seed's autoencoder on the embedded sample)
   bench     measure the training step on synthetic data
+  tune      time every kernel variant of a model's passes on this adapter, and cache the fastest
   adapter   open the WebGPU adapter and print which one it is
 
 ${TRAIN_HELP}
 
-${BENCH_HELP}`;
+${BENCH_HELP}
+
+${TUNE_HELP}`;
 
 async function adapter(): Promise<number> {
   const g = await openNodeDevice();
@@ -29,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'train': return await train(argv.slice(1));
       case 'bench': return await bench(argv.slice(1));
+      case 'tune': return await tuneCommand(argv.slice(1));
       case 'adapter': return await adapter();
       case undefined: case '-h': case '--help': console.log(USAGE); return cmd ? 0 : 2;
       default: console.error(`kiln: unknown command '${cmd}'\n${USAGE}`); return 2;

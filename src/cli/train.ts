@@ -72,7 +72,7 @@ async function prepare(a: TrainArgs): Promise<Setup> {
 
 export async function train(argv: string[]): Promise<number> {
   const s = await prepare(readTrainArgs(argv));
-  const gpu = await openNodeDevice({ timestamps: !!s.a.profile });
+  const gpu = await openNodeDevice({ timestamps: true }); // stamps time the tuner's candidates, and --profile
   try {
     return await run(gpu, s);
   } finally {
@@ -87,7 +87,7 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
   const losses: number[] = [];
   let reported = 0, total = 0;
   const started = { at: 0, step: 0 };
-  const choose = await chooser(gpu, model, a, data.count);
+  const choose = await chooser(gpu, model, a, data.count, s.evalData?.count);
   const trainer = gpu.errors.watch(() => new Trainer(gpu, model, data, {
     batch: a.batch, optimizer: a.optimizer, seed: a.seed, shuffle: a.shuffle, range: a.range, profile: !!a.profile,
     init: s.init, onNonFinite: a.onNonFinite, choose,

@@ -1,0 +1,230 @@
+// The autotuner: for every (pass, shape) of a plan that has several kernel variants, time each one
+// that can run on this device (warm-up, then repeated runs timed by timestamp queries, or by wall
+// clock around onSubmittedWorkDone when the adapter has none), check its output against the
+// default variant's, and keep the fastest correct one. Choices are cached per adapter, so a second
+// run starts at once. Nothing here knows a particular kernel: passes list their variants.
+import type { Gpu } from '../gpu/device.ts';
+import type { Graph, Node } from '../graph/graph.ts';
+import type { Binding } from '../gpu/kernel.ts';
+import { record, type Dispatch } from '../ops/dispatch.ts';
+import { passOf } from '../ops/passes.ts';
+import { capsOf, type Pass, type Variant } from '../ops/variant.ts';
+import type { Choose } from '../run/lower.ts';
+import { adapterSignature, type TuneCache } from './cache.ts';
+
+export type TuneMode = 'full' | 'cached' | 'off';
+
+/** One (pass, shape): every candidate's time in ms (or why it was not timed), and the one chosen. */
+export interface TuneEntry {
+  pass: string;
+  key: string;
+  /** Nodes of the plan it serves (layer/pass labels). */
+  labels: string[];
+  chosen: string;
+  /** 'cached' when the choice came from the cache, 'default' when not measured (off, or out of budget). */
+  source: 'measured' | 'cached' | 'default';
+  times: Record<string, number | string>;
+  flops: number;
+}
+
+export interface TuneOptions {
+  mode: TuneMode;
+  cache?: TuneCache;
+  /** Stop measuring new shapes after this long; the rest use the cache or the defaults. */
+  budgetMs?: number;
+  onEntry?: (e: TuneEntry) => void;
+}
+
+export interface TuneResult { choose: Choose; entries: TuneEntry[]; ms: number }
+
+const cacheKey = (pass: string, key: string) => `${pass}|${key}`;
+const now = () => performance.now();
+
+/** Chooses a variant for every node of `graphs` (a trainer's step and its evaluation share choices). */
+export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<TuneResult> {
+  const t0 = now();
+  const groups = new Map<string, { pass: Pass<unknown>; node: Node; graph: Graph; labels: string[] }>();
+  for (const graph of graphs) {
+    for (const n of graph.nodes) {
+      const pass = passOf(n.pass);
+      if (pass.variants.length < 2) continue;
+      const k = cacheKey(n.pass, pass.key(n.args));
+      const g = groups.get(k);
+      if (g) g.labels.push(n.label);
+      else groups.set(k, { pass, node: n, graph, labels: [n.label] });
+    }
+  }
+  const sig = o.cache ? await adapterSignature(gpu) : '';
+  const cached = o.cache && o.mode !== 'off' ? await o.cache.load(sig) : {};
+  const choices = new Map<string, string>();
+  const entries: TuneEntry[] = [];
+  // The most work first, so a budget that runs out leaves only the cheap passes untuned.
+  const ordered = [...groups.entries()].sort(([, a], [, b]) => b.pass.flops(b.node.args) - a.pass.flops(a.node.args));
+  const caps = capsOf(gpu.device);
+  for (const [k, { pass, node, graph, labels }] of ordered) {
+    const base = { pass: pass.name, key: pass.key(node.args), labels, flops: pass.flops(node.args) };
+    const hit = cached[k];
+    const usable = (name: string | undefined) => {
+      const v = pass.variants.find((x) => x.name === name);
+      return v !== undefined && !v.unsupported?.(caps, node.args);
+    };
+    let entry: TuneEntry;
+    if (o.mode === 'off') entry = { ...base, chosen: pass.variants[0]!.name, source: 'default', times: {} };
+    else if (o.mode === 'cached' && hit && usable(hit.chosen)) entry = { ...base, chosen: hit.chosen, source: 'cached', times: hit.times };
+    else if (o.budgetMs !== undefined && now() - t0 > o.budgetMs) {
+      entry = { ...base, chosen: pass.variants[0]!.name, source: 'default', times: { note: 'tuning budget spent' } };
+    } else {
+      const times = await measure(gpu, graph, node, pass);
+      const ok = Object.entries(times).filter((e): e is [string, number] => typeof e[1] === 'number');
+      const best = ok.reduce((a, b) => (b[1] < a[1] ? b : a), ok[0] ?? [pass.variants[0]!.name, 0]);
+      entry = { ...base, chosen: best[0], source: 'measured', times };
+      cached[k] = { chosen: best[0], times };
+    }
+    choices.set(k, entry.chosen);
+    entries.push(entry);
+    o.onEntry?.(entry);
+  }
+  if (o.cache && o.mode !== 'off' && entries.some((e) => e.source === 'measured')) await o.cache.save(sig, cached);
+  const choose: Choose = (n) => {
+    const pass = passOf(n.pass);
+    return pass.variants.length < 2 ? undefined : choices.get(cacheKey(n.pass, pass.key(n.args)));
+  };
+  return { choose, entries, ms: now() - t0 };
+}
+
+/** Runs every supported variant of `node`'s pass on random inputs; ms per run, or why it was dropped. */
+async function measure(gpu: Gpu, graph: Graph, node: Node, pass: Pass<unknown>): Promise<Record<string, number | string>> {
+  const device = gpu.device;
+  const caps = capsOf(device);
+  const made: GPUBuffer[] = [];
+  const buffer = (label: string, bytes: number, data?: Float32Array) => {
+    const b = device.createBuffer({ label: `tune/${label}`, size: Math.max(16, Math.ceil(bytes / 4) * 4),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    if (data) device.queue.writeBuffer(b, 0, data);
+    made.push(b);
+    return b;
+  };
+  // Inputs: deterministic values in [−1, 1); outputs: fresh buffers per variant (compared after).
+  let seed = 12345;
+  const random = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 31) - 1);
+  const inputs: Record<string, Binding> = {};
+  for (const [name, t] of Object.entries(node.reads)) {
+    const bytes = graph.info(t).bytes;
+    inputs[name] = buffer(`${node.label}/${name}`, bytes, random(Math.ceil(bytes / 4)));
+  }
+  const outNames = Object.keys(node.writes).filter((n) => n !== 'scratch');
+  const times: Record<string, number | string> = {};
+  let reference: Float32Array[] | undefined;
+  try {
+    for (const v of pass.variants) {
+      if (process.env.KILN_TUNE_DEBUG) console.error(`tune: ${node.label} ${v.name}`, (performance.now() / 1000).toFixed(1));
+      const why = v.unsupported?.(caps, node.args);
+      if (why) { times[v.name] = `unsupported: ${why}`; continue; }
+      try {
+        const best = Math.min(...Object.values(times).filter((t): t is number => typeof t === 'number'));
+        const r = await timeVariant(gpu, node, v, inputs, outNames, (n, bytes) => buffer(`${node.label}/${v.name}/${n}`, bytes), graph, best);
+        if (!reference) reference = r.outputs;
+        else {
+          const bad = compare(r.outputs, reference);
+          if (bad) { times[v.name] = `wrong: ${bad}`; continue; }
+        }
+        times[v.name] = r.ms;
+      } catch (e) {
+        times[v.name] = `failed: ${(e as Error).message.split('\n')[0]}`;
+        if (v === pass.variants[0]) break; // without the default there is nothing to check against
+      }
+    }
+  } finally {
+    for (const b of made) b.destroy();
+  }
+  return times;
+}
+
+/** Largest difference relative to the reference's scale; a message when past tolerance. */
+function compare(got: Float32Array[], want: Float32Array[]): string | undefined {
+  for (let k = 0; k < want.length; k++) {
+    const a = got[k]!, b = want[k]!;
+    let scale = 0, worst = 0;
+    for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+    for (let i = 0; i < b.length; i++) {
+      const d = Math.abs(a[i]! - b[i]!);
+      if (!(d <= worst)) worst = d; // NaN counts as worst
+    }
+    if (!(worst <= 1e-3 * scale + 1e-5)) return `output ${k} differs by ${worst.toExponential(2)} (scale ${scale.toExponential(2)})`;
+  }
+  return undefined;
+}
+
+/** `best`: the fastest time so far; a candidate whose first timed run is 2× slower is not timed further. */
+async function timeVariant(gpu: Gpu, node: Node, v: Variant<unknown>, inputs: Record<string, Binding>, outNames: string[],
+  buffer: (name: string, bytes: number) => GPUBuffer, graph: Graph, best: number): Promise<{ ms: number; outputs: Float32Array[] }> {
+  const device = gpu.device;
+  const io: Record<string, Binding> = { ...inputs };
+  const outs = outNames.map((n) => (io[n] = buffer(n, graph.info(node.writes[n]!).bytes)));
+  const scratch = v.scratch?.(node.args) ?? 0;
+  if (scratch > 0) io.scratch = buffer('scratch', scratch * 4);
+  for (const f of ['validation', 'out-of-memory', 'internal'] as const) device.pushErrorScope(f);
+  let dispatches: Dispatch[] = [];
+  try {
+    dispatches = v.build(device, node.args, io, `tune/${node.label}/${v.name}`);
+    passOf(node.pass).perStep?.(device, dispatches, node.args, { step: 1, batchBase: 0, lossSlot: 0, rows: 1 });
+  } finally {
+    const errors = await gpu.wait(Promise.all([device.popErrorScope(), device.popErrorScope(), device.popErrorScope()]));
+    const e = errors.find((x) => x !== null);
+    if (e) throw new Error(e.message);
+  }
+  const submit = (runs: number, stamps?: GPUQuerySet) => {
+    const enc = device.createCommandEncoder({ label: `tune/${v.name}` });
+    for (let r = 0; r < runs; r++) {
+      const pass = enc.beginComputePass(stamps && r === 0 ? { timestampWrites: { querySet: stamps, beginningOfPassWriteIndex: 0 } }
+        : stamps && r === runs - 1 ? { timestampWrites: { querySet: stamps, endOfPassWriteIndex: 1 } } : {});
+      for (const d of dispatches) record(pass, d);
+      pass.end();
+    }
+    return enc;
+  };
+  // Warm-up (pipelines finish compiling on first use), and the output to check.
+  device.queue.submit([submit(1).finish()]);
+  const outputs: Float32Array[] = [];
+  for (const o of outs) outputs.push(await read(gpu, o));
+  // One timed run to size the rest: enough runs for ≥ 20 ms, at least 3 — unless it cannot win.
+  const probe = now();
+  device.queue.submit([submit(1).finish()]);
+  await gpu.wait(device.queue.onSubmittedWorkDone());
+  const per = now() - probe;
+  if (per > 2 * best) return { ms: per, outputs };
+  const runs = Math.max(3, Math.min(50, Math.ceil(20 / Math.max(per, 0.01))));
+  let ms: number;
+  if (device.features.has('timestamp-query')) {
+    const q = device.createQuerySet({ type: 'timestamp', count: 2, label: 'tune/stamps' });
+    const resolve = buffer('stamps', 16);
+    const enc = submit(runs, q);
+    const rb = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'tune/resolve' });
+    enc.resolveQuerySet(q, 0, 2, rb, 0);
+    enc.copyBufferToBuffer(rb, 0, resolve, 0, 16);
+    device.queue.submit([enc.finish()]);
+    const t = new BigUint64Array((await read(gpu, resolve)).buffer);
+    ms = Number(t[1]! - t[0]!) / 1e6 / runs;
+    q.destroy();
+    rb.destroy();
+    if (!(ms > 0)) ms = per; // some adapters quantise stamps to nothing on tiny passes
+  } else {
+    const t = now();
+    device.queue.submit([submit(runs).finish()]);
+    await gpu.wait(device.queue.onSubmittedWorkDone());
+    ms = (now() - t) / runs;
+  }
+  return { ms, outputs };
+}
+
+async function read(gpu: Gpu, b: GPUBuffer): Promise<Float32Array> {
+  const device = gpu.device;
+  const staging = device.createBuffer({ label: 'tune/read', size: b.size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(b, 0, staging, 0, b.size);
+  device.queue.submit([enc.finish()]);
+  await gpu.wait(staging.mapAsync(GPUMapMode.READ));
+  const out = new Float32Array(staging.getMappedRange().slice(0));
+  staging.destroy();
+  return out;
+}
