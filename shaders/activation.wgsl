@@ -1,6 +1,8 @@
 // Element-wise activations and their gradients (the functions themselves are in common.wgsl, since
-// convolutions apply them too). Every backward reads the forward *output* y: each derivative is a
-// function of y alone, so a convolution with a fused activation need not keep its pre-activation.
+// convolutions apply them too). Backward reads the forward *output* y wherever the derivative is a
+// function of y alone, so a convolution with a fused activation need not keep its pre-activation;
+// GELU's derivative is not, so gelu_backward reads the input x. A NaN in what backward reads gives
+// a NaN gradient (PyTorch passes dy through ReLU at NaN; we would rather the NaN stay visible).
 
 struct Elementwise { count: u32 }
 
@@ -20,7 +22,7 @@ fn relu_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 @compute @workgroup_size(WG)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i < p.count) { dx[i] = select(0.0, g[i], fy[i] > 0.0); }
+  if (i < p.count) { let v = fy[i]; dx[i] = keep_nan(select(0.0, g[i], v > 0.0), v); }
 }
 
 @compute @workgroup_size(WG)
@@ -33,7 +35,7 @@ fn selu_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 fn selu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
   // y = λ·α·(e^x − 1) for x ≤ 0, so dy/dx = λ·α·e^x = y + λ·α there, and λ above 0.
-  if (i < p.count) { let v = fy[i]; dx[i] = g[i] * select(v + SELU_SCALE * SELU_ALPHA, SELU_SCALE, v > 0.0); }
+  if (i < p.count) { let v = fy[i]; dx[i] = keep_nan(g[i] * select(v + SELU_SCALE * SELU_ALPHA, SELU_SCALE, v > 0.0), v); }
 }
 
 @compute @workgroup_size(WG)
@@ -45,7 +47,7 @@ fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 @compute @workgroup_size(WG)
 fn sigmoid_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i < p.count) { let s = fy[i]; dx[i] = g[i] * s * (1.0 - s); }
+  if (i < p.count) { let s = fy[i]; dx[i] = keep_nan(g[i] * s * (1.0 - s), s); }
 }
 
 @compute @workgroup_size(WG)
@@ -57,5 +59,31 @@ fn tanh_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 @compute @workgroup_size(WG)
 fn tanh_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i < p.count) { let t = fy[i]; dx[i] = g[i] * (1.0 - t * t); }
+  if (i < p.count) { let t = fy[i]; dx[i] = keep_nan(g[i] * (1.0 - t * t), t); }
+}
+
+@compute @workgroup_size(WG)
+fn leakyrelu_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i < p.count) { y[i] = leaky_relu(x[i]); }
+}
+
+// From y: with SLOPE ≥ 0 (the binding refuses less), y > 0 exactly where x > 0. At x = 0 the slope
+// applies, as in PyTorch.
+@compute @workgroup_size(WG)
+fn leakyrelu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i < p.count) { let v = fy[i]; dx[i] = keep_nan(select(g[i] * SLOPE, g[i], v > 0.0), v); }
+}
+
+@compute @workgroup_size(WG)
+fn gelu_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i < p.count) { y[i] = gelu(x[i]); }
+}
+
+@compute @workgroup_size(WG)
+fn gelu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i < p.count) { let v = x[i]; dx[i] = keep_nan(g[i] * gelu_grad(v), v); }
 }

@@ -107,9 +107,12 @@ describe('the step plan', () => {
   });
 
   it('runs the whole step: gather, forward, loss, backward, one optimizer dispatch', () => {
-    const phases = tg.graph.nodes.map((n) => n.phase);
+    const phases = tg.graph.nodes.map((n) => n.phase).filter((p) => p !== 'guard');
     expect(phases[0]).toBe('data');
     expect(phases.at(-1)).toBe('optimizer');
+    // The guard opens the step (status slot, snapshots) and closes it (checks, restore, halt).
+    expect(tg.graph.nodes[0]!.pass).toBe('guard.clear');
+    expect(tg.graph.nodes.at(-1)!.pass).toBe('guard.settle');
     expect(phases.filter((p) => p === 'optimizer')).toHaveLength(1);
     // conv1.0 needs no input gradient: nothing before it has parameters.
     expect(tg.graph.nodes.map((n) => n.label)).not.toContain('conv1.0/backward/dx');

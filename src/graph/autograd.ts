@@ -87,14 +87,14 @@ function modelTensors(g: Graph, model: Model): ModelTensors {
 }
 
 function builder(g: Graph, model: Model, L: Layer, batch: number, mode: 'train' | 'eval', m: ModelTensors,
-  grads: Map<string, Tensor>): LayerBuilder {
+  grads: Map<string, Tensor>, seed: number): LayerBuilder {
   const get = (map: Map<string, Tensor>, kind: string, suffix: string) => {
     const t = map.get(`${L.name}.${suffix}`);
     if (!t) throw new Error(`layer ${L.name} has no ${kind} ${suffix}`);
     return t;
   };
   return {
-    graph: g, batch, mode,
+    graph: g, batch, mode, seed,
     tensor: (suffix, shape, dtype = 'f32') => g.tensor(`${L.name}/${suffix}`, shape, 'transient', dtype),
     param: (suffix) => get(m.param, 'parameter', suffix),
     grad: (suffix) => (L.frozen ? undefined : get(grads, 'gradient', suffix)),
@@ -106,7 +106,7 @@ function builder(g: Graph, model: Model, L: Layer, batch: number, mode: 'train' 
 
 /** The forward pass of every layer from `input`; returns what each layer saved for its backward. */
 function forward(g: Graph, model: Model, batch: number, mode: 'train' | 'eval', input: Tensor, m: ModelTensors,
-  grads: Map<string, Tensor>): Saved[] {
+  grads: Map<string, Tensor>, seed = 0): Saved[] {
   const saved: Saved[] = [];
   let x = input;
   let fused = false; // layer i's activation was already applied by layer i − 1
@@ -121,7 +121,7 @@ function forward(g: Graph, model: Model, batch: number, mode: 'train' | 'eval', 
     const next = model.layers[i + 1];
     const fuse: FusableActivation | undefined = rec.fusesActivation && next ? LAYERS[next.type]!.fusable?.(next.fields) : undefined;
     fused = fuse !== undefined;
-    const s = rec.forward(builder(g, model, L, batch, mode, m, grads), L, x, fuse);
+    const s = rec.forward(builder(g, model, L, batch, mode, m, grads, seed), L, x, fuse);
     saved.push(s);
     x = s.y;
   });
@@ -144,6 +144,8 @@ export interface StepConfig {
   range: DataRange;
   optimizer: OptimizerConfig;
   lossRing: number;     // slots in the loss ring
+  /** The run's seed (dropout masks). */
+  seed?: number;
   /** What a non-finite loss, gradient or parameter does: halt every later update, or drop that step only. */
   onNonFinite?: 'stop' | 'skip';
 }
@@ -207,7 +209,7 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
     args: { batch: B, recordSize, orderLength: c.records, range: c.range },
     reads: { pixels: dataset, order, labels: labelData }, writes: { x: input, y_labels: labels } });
 
-  const saved = forward(g, model, B, 'train', input, m, grad);
+  const saved = forward(g, model, B, 'train', input, m, grad, c.seed ?? 0);
   const output = saved[saved.length - 1]!.y;
 
   // Loss, into this step's slot of the loss ring, fused with its gradient.
@@ -220,7 +222,7 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
   const lowest = lowestTrainable(model);
   for (let i = model.layers.length - 1; i >= lowest; i--) {
     const L = model.layers[i]!;
-    const gx = LAYERS[L.type]!.backward(builder(g, model, L, B, 'train', m, grad), L, saved[i]!, dy, i > lowest);
+    const gx = LAYERS[L.type]!.backward(builder(g, model, L, B, 'train', m, grad, c.seed ?? 0), L, saved[i]!, dy, i > lowest);
     if (i > lowest) {
       if (!gx) throw new Error(`layer ${L.name} (${L.type}) returned no input gradient`);
       dy = gx;

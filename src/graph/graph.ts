@@ -61,6 +61,8 @@ export interface StepContext {
   batchBase: number; // position in the order list of this batch's first record
   lossSlot: number;  // where in the loss ring this step's loss goes
   rows: number;      // valid rows of this batch (evaluation's last batch may be short)
+  /** Batchnorm's num_batches_tracked after this step (momentum=None averages over it); default: step. */
+  tracked?: number;
 }
 
 export const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);

@@ -3,7 +3,9 @@
 import type { LayerRecord } from './types.ts';
 import { conv2d, convtranspose2d } from './conv.ts';
 import { linear, flatten } from './linear.ts';
-import { maxpool2d } from './pool.ts';
+import { avgpool2d, maxpool2d } from './pool.ts';
+import { batchnorm2d, dropout } from './norm.ts';
+import { upsample } from './upsample.ts';
 import { gelu, leakyrelu, relu, selu, sigmoid, tanh } from './activation.ts';
 
 // `any` is the one place field types are erased: each record is checked against its own fields
@@ -12,7 +14,7 @@ import { gelu, leakyrelu, relu, selu, sigmoid, tanh } from './activation.ts';
 type AnyRecord = LayerRecord<any>;
 
 export const LAYERS: Readonly<Record<string, AnyRecord>> = {
-  conv2d, convtranspose2d, linear, flatten, maxpool2d,
+  conv2d, convtranspose2d, linear, flatten, maxpool2d, avgpool2d, upsample, batchnorm2d, dropout,
   relu, selu, sigmoid, tanh, leakyrelu, gelu,
 };
 

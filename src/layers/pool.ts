@@ -1,4 +1,4 @@
-// Pooling layers: MaxPool2d (records each window's argmax for its backward pass).
+// Pooling layers: MaxPool2d (records each window's argmax for its backward pass) and AvgPool2d.
 import { ShapeError } from '../errors.ts';
 import { pool2dGeometry, type PoolGeometry } from '../geometry/pool.ts';
 import type { Pair } from '../geometry/util.ts';
@@ -52,4 +52,29 @@ export const maxpool2d: LayerRecord<PoolFields> = {
   },
   flops: () => ({ forward: 0, backwardInput: 0, backwardParams: 0 }),
   torch: (L) => `nn.MaxPool2d(${poolTorch(L.fields)})`,
+};
+
+export interface AvgPoolFields extends PoolFields { countIncludePad: boolean }
+
+export const avgpool2d: LayerRecord<AvgPoolFields> = {
+  type: 'avgpool2d', doc: 'mean over each window (count_include_pad: padding zeros count in the divisor)',
+  fields: { ...POOL_FIELDS, countIncludePad: { kind: 'bool', default: true, doc: 'count padding in the divisor (PyTorch count_include_pad)' } },
+  shape: (x, f) => poolShape('avgpool2d', x, f),
+  params: () => [],
+  buffers: () => [],
+  forward(b, L, x) {
+    const g = poolGeometry('avgpool2d', L, b.batch);
+    const y = b.tensor('out', g.outShape);
+    b.node('forward', 'forward', 'avgpool2d.forward', { g, countIncludePad: L.fields.countIncludePad }, { x }, { y });
+    return { x, y };
+  },
+  backward(b, L, _saved, dy, needDx) {
+    if (!needDx) return undefined;
+    const g = poolGeometry('avgpool2d', L, b.batch);
+    const dx = b.tensor('grad_in', g.inShape);
+    b.node('backward', 'backward', 'avgpool2d.backward', { g, countIncludePad: L.fields.countIncludePad }, { dy }, { dx });
+    return dx;
+  },
+  flops: () => ({ forward: 0, backwardInput: 0, backwardParams: 0 }),
+  torch: (L) => `nn.AvgPool2d(${poolTorch(L.fields)}, count_include_pad=${L.fields.countIncludePad ? 'True' : 'False'})`,
 };

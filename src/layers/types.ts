@@ -57,6 +57,8 @@ export interface LayerBuilder {
   readonly graph: Graph;
   readonly batch: number;
   readonly mode: 'train' | 'eval';
+  /** The run's seed (dropout's generator is keyed by it). */
+  readonly seed: number;
   /** A new transient tensor `${layer}/${suffix}` of `shape` (batch dimension included). */
   tensor(suffix: string, shape: readonly number[], dtype?: 'f32' | 'i32' | 'u32'): Tensor;
   /** The parameter `${layer}.${suffix}` (a view into the flat parameter buffer). */

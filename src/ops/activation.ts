@@ -1,26 +1,71 @@
-// Element-wise activations: ReLU, SELU, Sigmoid, Tanh, forward and backward.
+// Element-wise activations, forward and backward: ReLU, SELU, Sigmoid, Tanh, LeakyReLU, GELU (exact
+// erf form), PyTorch semantics. The functions live in common.wgsl so convolutions can fuse them.
+import { ConfigError, KilnError } from '../errors.ts';
 import type { Binding } from '../gpu/kernel.ts';
 import actWgsl from '../../shaders/activation.wgsl?raw';
 import { makeDispatch, shader, type Dispatch } from './dispatch.ts';
 
 export const activationShader = shader('activation', actWgsl);
 
-export type Activation = 'relu' | 'selu' | 'sigmoid' | 'tanh';
-export const ACTIVATIONS: readonly Activation[] = ['relu', 'selu', 'sigmoid', 'tanh'];
+export type Activation = 'relu' | 'selu' | 'sigmoid' | 'tanh' | 'leakyrelu' | 'gelu';
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'selu', 'sigmoid', 'tanh', 'leakyrelu', 'gelu'];
 
 /** The value of the shaders' `override ACT` for each activation (0 = none); see common.wgsl. */
-export const ACTIVATION_CODES: Record<Activation, number> = { relu: 1, selu: 2, sigmoid: 3, tanh: 4 };
+export const ACTIVATION_CODES: Record<Activation, number> = { relu: 1, selu: 2, sigmoid: 3, tanh: 4, leakyrelu: 5, gelu: 6 };
 
-/** Pipeline overrides that make a kernel apply `act` to what it stores. */
-export const activationOverrides = (act?: Activation): Record<string, number> => (act ? { ACT: ACTIVATION_CODES[act] } : {});
+/**
+ * What each backward reads besides dy: the forward output y where the derivative is a function of
+ * y alone, or the input x (GELU: Φ(x) + x·φ(x) cannot be recovered from x·Φ(x)).
+ */
+export const BACKWARD_READS: Record<Activation, 'x' | 'y'> = {
+  relu: 'y', selu: 'y', sigmoid: 'y', tanh: 'y', leakyrelu: 'y', gelu: 'x',
+};
 
-export function activationForward(device: GPUDevice, kind: Activation, count: number, b: { x: Binding; y: Binding },
-  label = `${kind}/forward`): Dispatch {
-  return makeDispatch(device, activationShader, `${kind}_forward`, label, count, { count }, b);
+/**
+ * Whether a training graph may fuse the activation into the preceding convolution's store: only
+ * when its backward reads y, since the fused convolution never materialises its pre-activation.
+ * (Forward-only use, e.g. inference, may fuse any of them through activationOverrides.)
+ */
+export const FUSABLE: Record<Activation, boolean> = {
+  relu: true, selu: true, sigmoid: true, tanh: true, leakyrelu: true, gelu: false,
+};
+
+/** Per-activation settings: LeakyReLU's negative_slope (default 0.01, as nn.LeakyReLU). */
+export interface ActivationOptions { negativeSlope?: number }
+export const DEFAULT_NEGATIVE_SLOPE = 0.01;
+
+/**
+ * LeakyReLU's slope, checked. Its backward is computed from the output, which needs slope ≥ 0 (then
+ * y > 0 exactly where x > 0); a negative slope is refused rather than given a wrong gradient.
+ */
+export function negativeSlope(o: ActivationOptions = {}): number {
+  const s = o.negativeSlope ?? DEFAULT_NEGATIVE_SLOPE;
+  if (typeof s !== 'number' || !Number.isFinite(s) || s < 0) {
+    throw new ConfigError(`leakyrelu: negative_slope must be a finite number ≥ 0 (its gradient is taken from the output), got ${String(s)}`);
+  }
+  return s;
 }
 
-/** dx from the forward *output* y (every derivative here is a function of y alone). */
+const slopeOverride = (kind: Activation, o: ActivationOptions): Record<string, number> =>
+  (kind === 'leakyrelu' ? { SLOPE: negativeSlope(o) } : {});
+
+/** Pipeline overrides that make a kernel apply `act` to what it stores (with LeakyReLU's slope). */
+export const activationOverrides = (act?: Activation, o: ActivationOptions = {}): Record<string, number> =>
+  (act ? { ACT: ACTIVATION_CODES[act], ...slopeOverride(act, o) } : {});
+
+export function activationForward(device: GPUDevice, kind: Activation, count: number, b: { x: Binding; y: Binding },
+  label = `${kind}/forward`, o: ActivationOptions = {}): Dispatch {
+  return makeDispatch(device, activationShader, `${kind}_forward`, label, count, { count }, b, slopeOverride(kind, o));
+}
+
+/** dx from dy and the forward tensor BACKWARD_READS[kind] names (x or y; the other may be omitted). */
 export function activationBackward(device: GPUDevice, kind: Activation, count: number,
-  b: { y: Binding; dy: Binding; dx: Binding }, label = `${kind}/backward`): Dispatch {
-  return makeDispatch(device, activationShader, `${kind}_backward`, label, count, { count }, { fy: b.y, g: b.dy, dx: b.dx });
+  b: { x?: Binding; y?: Binding; dy: Binding; dx: Binding }, label = `${kind}/backward`, o: ActivationOptions = {}): Dispatch {
+  const reads = BACKWARD_READS[kind];
+  const saved = b[reads];
+  if (!saved) {
+    throw new KilnError(`${label}: ${kind} backward reads the forward ${reads === 'x' ? 'input x' : 'output y'}, which was not given`);
+  }
+  const bindings: Record<string, Binding> = { [reads === 'y' ? 'fy' : 'x']: saved, g: b.dy, dx: b.dx };
+  return makeDispatch(device, activationShader, `${kind}_backward`, label, count, { count }, bindings, slopeOverride(kind, o));
 }

@@ -1,4 +1,4 @@
-// The activation passes (forward, and backward from the saved output or input).
+// The activation passes (forward, and backward from the saved output or, for GELU, input).
 import { activationBackward, activationForward, type Activation } from './activation.ts';
 import type { ActivationKind } from '../layers/activation.ts';
 import { singlePass } from './variant.ts';
@@ -7,8 +7,9 @@ export interface ActArgs { kind: ActivationKind; count: number; slope: number }
 
 /** io: x → y. */
 export const activationForwardPass = singlePass<ActArgs>('activation.forward', ['x'], ['y'],
-  (d, a, io, label) => [activationForward(d, a.kind as Activation, a.count, { x: io.x!, y: io.y! }, label)]);
+  (d, a, io, label) => [activationForward(d, a.kind as Activation, a.count, { x: io.x!, y: io.y! }, label, { negativeSlope: a.slope })]);
 
 /** io: y (the forward output) or x (its input, for GELU), dy → dx. */
-export const activationBackwardPass = singlePass<ActArgs>('activation.backward', ['y', 'dy'], ['dx'],
-  (d, a, io, label) => [activationBackward(d, a.kind as Activation, a.count, { y: io.y!, dy: io.dy!, dx: io.dx! }, label)]);
+export const activationBackwardPass = singlePass<ActArgs>('activation.backward', ['x', 'y', 'dy'], ['dx'],
+  (d, a, io, label) => [activationBackward(d, a.kind as Activation, a.count, { x: io.x, y: io.y, dy: io.dy!, dx: io.dx! }, label,
+    { negativeSlope: a.slope })]);

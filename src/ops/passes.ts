@@ -9,6 +9,10 @@ import { lossDispatches, lossParts, lossPrepare, type LossArgs } from './loss.ts
 import { adamPass } from './adam.ts';
 import { sgdPass } from './sgd.ts';
 import { guardCheckPass, guardClearPass, guardRestorePass, guardSavePass, guardSettlePass } from './guard.ts';
+import {
+  avgpoolBackwardPass, avgpoolForwardPass, batchnormBackwardPass, batchnormEvalPass, batchnormTrainPass, dropoutBackwardPass,
+  dropoutForwardPass, upsampleBackwardPass, upsampleForwardPass,
+} from './layer_passes.ts';
 import type { Pass } from './variant.ts';
 
 /**
@@ -36,6 +40,15 @@ export const PASSES = {
   'maxpool2d.backward': maxpoolBackwardPass,
   'activation.forward': activationForwardPass,
   'activation.backward': activationBackwardPass,
+  'avgpool2d.forward': avgpoolForwardPass,
+  'avgpool2d.backward': avgpoolBackwardPass,
+  'upsample.forward': upsampleForwardPass,
+  'upsample.backward': upsampleBackwardPass,
+  'dropout.forward': dropoutForwardPass,
+  'dropout.backward': dropoutBackwardPass,
+  'batchnorm2d.train': batchnormTrainPass,
+  'batchnorm2d.eval': batchnormEvalPass,
+  'batchnorm2d.backward': batchnormBackwardPass,
   'loss': lossPass,
   'optimizer.adam': adamPass,
   'optimizer.sgd': sgdPass,

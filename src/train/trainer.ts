@@ -103,7 +103,7 @@ export class Trainer {
     const label = options.label ?? 'train';
     const choose = options.choose ?? defaults;
     this.tg = buildTrainingGraph(model, { batch, records: data.count, range: this.range, optimizer: options.optimizer,
-      lossRing: LossReader.ringSize(LOSS_CHUNK, LOSS_STAGING), onNonFinite: options.onNonFinite });
+      lossRing: LossReader.ringSize(LOSS_CHUNK, LOSS_STAGING), onNonFinite: options.onNonFinite, seed: options.seed });
     addScratch(this.tg.graph, choose);
     this.plan = planStep(this.tg.graph);
     const device = gpu.device;
@@ -215,7 +215,8 @@ export class Trainer {
       this.orderEpoch = epoch;
     }
     await this.losses.reserve(step, flushLosses);
-    const ctx: StepContext = { step, batchBase: base, lossSlot: this.losses.slot(step), rows: this.options.batch };
+    const tracked = this.tracked0.size > 0 ? Math.max(...this.tracked0.values()) + step : step;
+    const ctx: StepContext = { step, batchBase: base, lossSlot: this.losses.slot(step), rows: this.options.batch, tracked };
     prepareStep(device, this.tg.graph, this.dispatches, ctx);
 
     const enc = device.createCommandEncoder({ label: `step ${step}` });
