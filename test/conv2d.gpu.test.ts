@@ -1,6 +1,7 @@
 // conv2d forward and all three gradients on the GPU against the float64 reference, over a sweep of
-// shapes (the seed model's layers, odd sizes, rectangular kernels, strides 1–3, paddings 0–2),
-// and the activations a convolution can apply as it stores its output.
+// shapes (the seed model's layers, odd sizes, rectangular kernels, strides 1–3, paddings 0–2,
+// dilations, groups: depthwise, with a channel multiplier, group sizes not divisible by 4), and the
+// activations a convolution can apply as it stores its output.
 import { describe, it } from 'vitest';
 import { conv2d, conv2dBackward } from './reference/conv2d.ts';
 import { convTranspose2d } from './reference/conv_transpose2d.ts';
@@ -11,7 +12,7 @@ import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convG
 import { empty, expectClose, gpu, readback, run, scoped, upload } from './gpu.ts';
 
 type P = [number, number];
-interface Case { name: string; x: [number, number, number, number]; cOut: number; k: P; s: P; p: P }
+interface Case { name: string; x: [number, number, number, number]; cOut: number; k: P; s: P; p: P; d?: P; groups?: number }
 
 const CASES: Case[] = [
   { name: 'seed conv1.0, batch 1', x: [1, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
@@ -25,22 +26,33 @@ const CASES: Case[] = [
   { name: 'rectangular k[2,3] s[1,2] p[0,1]', x: [2, 3, 7, 9], cOut: 4, k: [2, 3], s: [1, 2], p: [0, 1] },
   { name: 'k3 s2 p1, 32 channels', x: [1, 32, 9, 7], cOut: 3, k: [3, 3], s: [2, 2], p: [1, 1] },
   { name: 'k3 s3 p0 (rows left over)', x: [1, 2, 10, 11], cOut: 2, k: [3, 3], s: [3, 3], p: [0, 0] },
+  { name: 'dilation 2', x: [2, 3, 9, 10], cOut: 4, k: [3, 3], s: [1, 1], p: [2, 2], d: [2, 2] },
+  { name: 'dilation [2,3], stride [2,1]', x: [2, 3, 11, 12], cOut: 5, k: [3, 2], s: [2, 1], p: [1, 2], d: [2, 3] },
+  { name: 'groups 2 (4 out per group)', x: [2, 8, 9, 9], cOut: 8, k: [3, 3], s: [1, 1], p: [1, 1], groups: 2 },
+  { name: 'groups 2, 3 in / 4 out per group, dilation 2, stride 2', x: [2, 6, 12, 11], cOut: 8, k: [3, 3], s: [2, 2], p: [2, 2], d: [2, 2], groups: 2 },
+  { name: 'groups 2, 6 out per group', x: [2, 4, 8, 9], cOut: 12, k: [2, 3], s: [1, 2], p: [0, 1], groups: 2 },
+  { name: 'depthwise', x: [2, 5, 9, 8], cOut: 5, k: [3, 3], s: [1, 1], p: [1, 1], groups: 5 },
+  { name: 'depthwise ×2 (in 4 → out 8), stride 2', x: [2, 4, 8, 9], cOut: 8, k: [3, 3], s: [2, 2], p: [1, 1], groups: 4 },
+  { name: 'depthwise, 16 channels, k5 d2 (batch 4)', x: [4, 16, 10, 10], cOut: 16, k: [5, 5], s: [1, 1], p: [4, 4], d: [2, 2], groups: 16 },
+  { name: 'groups 3, 2 in / 3 out per group, dilation [1,2]', x: [2, 6, 9, 9], cOut: 9, k: [3, 3], s: [2, 1], p: [1, 2], d: [1, 2], groups: 3 },
 ];
 
-describe('conv2d on the GPU matches the float64 reference', async () => {
+describe('conv2d on the GPU matches the float64 reference', () => {
   for (const c of CASES) {
-    it(`${c.name}: ${c.x.join('×')} → ${c.cOut}, k${c.k} s${c.s} p${c.p}`, async () => {
+    it(`${c.name}: ${c.x.join('×')} → ${c.cOut}, k${c.k} s${c.s} p${c.p} d${c.d ?? [1, 1]} g${c.groups ?? 1}`, async () => {
       const g = await gpu();
       const d = g.device;
       const rng = mulberry32(c.x.reduce((a, b) => a * 31 + b, c.cOut));
       const x = rand([...c.x], rng);
-      const w = rand([c.cOut, c.x[1], c.k[0], c.k[1]], rng);
+      const groups = c.groups ?? 1;
+      const w = rand([c.cOut, c.x[1] / groups, c.k[0], c.k[1]], rng);
       const b = rand([c.cOut], rng);
-      const geo = conv2dGeometry(c.x, w.shape, { stride: c.s, padding: c.p });
+      const params = { stride: c.s, padding: c.p, dilation: c.d ?? [1, 1] as P, groups };
+      const geo = conv2dGeometry(c.x, w.shape, params);
       const scratch = convGradScratch(geo);
-      const ref = conv2d(x, w, b, { stride: c.s, padding: c.p });
+      const ref = conv2d(x, w, b, params);
       const dy = rand(ref.shape, rng);
-      const grads = conv2dBackward(x, w, dy, { stride: c.s, padding: c.p });
+      const grads = conv2dBackward(x, w, dy, params);
       await scoped(g, async () => {
         const bx = upload(g, x.data, 'x'), bw = upload(g, w.data, 'w'), bb = upload(g, b.data, 'b');
         const by = empty(g, ref.data.length, 'y'), bdy = upload(g, dy.data, 'dy');
@@ -82,4 +94,25 @@ describe('a convolution with a fused activation equals the activation of the con
       });
     });
   }
+});
+
+describe('a fused activation with groups and dilation', () => {
+  it('grouped, dilated conv2d and conv_transpose2d + sigmoid', async () => {
+    const g = await gpu();
+    const rng = mulberry32(4242);
+    const x = rand([2, 6, 8, 9], rng), w = rand([9, 2, 3, 3], rng), wt = rand([6, 3, 3, 2], rng), b = rand([9], rng);
+    const cp = { stride: [2, 1] as P, padding: [2, 1] as P, dilation: [2, 1] as P, groups: 3 };
+    const tp = { stride: [2, 2] as P, padding: [1, 0] as P, outputPadding: [1, 1] as P, dilation: [1, 2] as P, groups: 3 };
+    const y = actRef.sigmoid(conv2d(x, w, b, cp).data);
+    const yt = actRef.sigmoid(convTranspose2d(x, wt, b, tp).data);
+    await scoped(g, async () => {
+      const bx = upload(g, x.data, 'x'), bb = upload(g, b.data, 'b'), by = empty(g, y.length, 'y'), byt = empty(g, yt.length, 'yt');
+      await run(g, [
+        conv2dForward(g.device, conv2dGeometry(x.shape, w.shape, cp), { x: bx, w: upload(g, w.data, 'w'), bias: bb, y: by }, 'c', 'sigmoid'),
+        convTranspose2dForward(g.device, convTranspose2dGeometry(x.shape, wt.shape, tp), { x: bx, w: upload(g, wt.data, 'wt'), bias: bb, y: byt }, 't', 'sigmoid'),
+      ]);
+      expectClose(await readback(g, by, y.length), y, 'grouped conv2d+sigmoid');
+      expectClose(await readback(g, byt, yt.length), yt, 'grouped conv_transpose2d+sigmoid');
+    });
+  });
 });

@@ -41,11 +41,14 @@ describe('layouts come from the WGSL', () => {
   it('reads the conv uniform struct with WGSL alignment (vec2<i32> on 8-byte boundaries)', () => {
     const info = reflectCompute(conv2dShader.code).get('forward')!;
     const f = info.uniform!.fields;
-    expect([...f.keys()]).toEqual(['batch', 'c_in', 'c_out', 'has_bias', 'in_size', 'out_size', 'kernel', 'stride', 'pad', 'chunk_images', 'chunks', 'reduce_len']);
+    expect([...f.keys()]).toEqual(['batch', 'c_in', 'c_out', 'has_bias', 'in_size', 'out_size', 'kernel', 'stride', 'pad', 'dilation', 'tap_step',
+      'group_in', 'group_out', 'chunk_images', 'chunks', 'reduce_len']);
     expect(f.get('in_size')).toEqual({ offset: 16, scalar: 'i32', count: 2 });
     expect(f.get('pad')!.offset).toBe(48);
-    expect(f.get('chunk_images')!.offset).toBe(56);
-    expect(info.uniform!.size).toBe(72); // 68 bytes of fields, rounded up to the struct's 8-byte alignment
+    expect(f.get('tap_step')).toEqual({ offset: 64, scalar: 'i32', count: 2 });
+    expect(f.get('group_in')!.offset).toBe(72);
+    expect(f.get('chunk_images')!.offset).toBe(80);
+    expect(info.uniform!.size).toBe(96); // 92 bytes of fields, rounded up to the struct's 8-byte alignment
     expect(info.bindings.map((b) => `${b.binding}:${b.name}:${b.type}`)).toEqual(
       ['0:p:uniform', '1:x:read-only-storage', '2:w:read-only-storage', '3:bias:read-only-storage', '4:y:storage']);
     // An entry point only binds what it uses.

@@ -37,7 +37,8 @@ export function conv2dGeometry(input: readonly number[], weight: readonly number
   const [cOut, wIn, kh, kw] = checkShape4(op, 'weight', weight);
   const groups = groupsOf(op, o, cIn, cOut);
   if (wIn * groups !== cIn) {
-    throw new ShapeError(`${op}: input ${fmt(input)} has ${cIn} channels but weight ${fmt(weight)} with groups ${groups} expects ${wIn * groups}`);
+    throw new ShapeError(`${op}: input ${fmt(input)} has ${cIn} channels but weight ${fmt(weight)} expects ${wIn * groups}` +
+      (groups > 1 ? ` (${wIn} per group × ${groups} groups)` : ''));
   }
   const kernel: [number, number] = [kh, kw];
   const stride = pair(op, 'stride', o.stride ?? 1, 1);

@@ -14,12 +14,12 @@ const key = (a: ConvArgs) => JSON.stringify(a);
 
 export const convForwardPass: Pass<ConvArgs> = {
   name: 'conv.forward', inputs: ['x', 'w', 'bias'], outputs: ['y'], key, flops: (a) => 2 * convMacs(a.g),
-  variants: [{ name: 'direct', build: (d, a, io, label) => [conv2dForward(d, a.g, { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y! }, label, a.act as Activation | undefined)] }],
+  variants: [{ name: 'direct', build: (d, a, io, label) => [conv2dForward(d, a.g, { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y! }, label, a.act as Activation | undefined, { negativeSlope: a.slope })] }],
 };
 
 export const convTransposedPass: Pass<ConvArgs> = {
   name: 'conv.transposed', inputs: ['x', 'w', 'bias'], outputs: ['y'], key, flops: (a) => 2 * convMacs(swapSides(a.g)),
-  variants: [{ name: 'direct', build: (d, a, io, label) => [convTranspose2dForward(d, a.g, { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y! }, label, a.act as Activation | undefined)] }],
+  variants: [{ name: 'direct', build: (d, a, io, label) => [convTranspose2dForward(d, a.g, { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y! }, label, a.act as Activation | undefined, { negativeSlope: a.slope })] }],
 };
 
 /** dw (and db when args.bias) of a conv2d with geometry g: x its input, dy its output gradient. */

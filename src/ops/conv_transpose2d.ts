@@ -1,12 +1,13 @@
-// ConvTranspose2d (PyTorch semantics, weight [in, out, kh, kw], any stride, padding and output
-// padding). Its input gradient is an ordinary conv2d; its weight gradient is conv2d's weight
-// gradient with the roles of input and output gradient exchanged.
+// ConvTranspose2d (PyTorch semantics, weight [in, out/groups, kh, kw], any stride, padding, output
+// padding, dilation and groups). Its input gradient is an ordinary conv2d; its weight gradient is
+// conv2d's weight gradient with the roles of input and output gradient exchanged.
 import type { Binding } from '../gpu/kernel.ts';
 import convTWgsl from '../../shaders/conv_transpose2d.wgsl?raw';
 import convCommonWgsl from '../../shaders/conv_common.wgsl?raw';
-import { activationOverrides, type Activation } from './activation.ts';
+import { activationOverrides, type Activation, type ActivationOptions } from './activation.ts';
 import { makeDispatch, placeholder, shader, type Dispatch } from './dispatch.ts';
-import { conv2dShader, convGradBias, convGradScratch, convGradWeight, convUniform, type ConvGeometry } from './conv2d.ts';
+import { conv2dShader, convGradBias, convGradScratch, convGradWeight, convUniform, groupOverrides, type ConvGeometry } from './conv2d.ts';
+import { swapSides } from '../geometry/conv.ts';
 
 export const convTransposeShader = shader('conv_transpose2d', `${convCommonWgsl}\n${convTWgsl}`);
 
@@ -20,30 +21,31 @@ export function convTransposeInvocations(g: ConvGeometry): number {
 
 /** y = act(conv_transpose2d(x, w) + bias): the bias and an optional activation are applied as y is stored. */
 export function convTranspose2dForward(device: GPUDevice, g: ConvGeometry,
-  b: { x: Binding; w: Binding; bias?: Binding; y: Binding }, label = 'conv_transpose2d/forward', activation?: Activation): Dispatch {
+  b: { x: Binding; w: Binding; bias?: Binding; y: Binding }, label = 'conv_transpose2d/forward', activation?: Activation, actOptions: ActivationOptions = {}): Dispatch {
   return makeDispatch(device, convTransposeShader, 'forward', label, convTransposeInvocations(g),
-    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y }, activationOverrides(activation));
+    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y },
+    { ...activationOverrides(activation, actOptions), ...groupOverrides(g) });
 }
 
 /**
- * dx[n,ci,iy,ix] = sum dy[n,co,iy*s-p+ky, ix*s-p+kx] * w[ci,co,ky,kx]: a conv2d of dy with weight
- * [ci, co] read as [out, in] — the layout needs no transposing.
+ * dx[n,ci,iy,ix] = sum dy[n,co,iy*s-p+ky*d, ix*s-p+kx*d] * w[ci,c,ky,kx] over co = grp*(out/groups) + c
+ * in ci's group: a conv2d of dy with weight [ci, c] read as [out, in/groups] — no transposing.
  */
 export function convTranspose2dBackwardInput(device: GPUDevice, g: ConvGeometry,
   b: { dy: Binding; w: Binding; dx: Binding }, label = 'conv_transpose2d/backward/dx'): Dispatch {
-  const c: ConvGeometry = { ...g, cIn: g.cOut, cOut: g.cIn, inSize: g.outSize, outSize: g.inSize };
+  const c = swapSides(g);
   return makeDispatch(device, conv2dShader, 'forward', label, c.batch * Math.ceil(c.cOut / 4) * c.outSize[0] * Math.ceil(c.outSize[1] / 4),
-    convUniform(c, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx });
+    convUniform(c, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx }, groupOverrides(c));
 }
 
-/** dw[ci,co,ky,kx] = sum x[n,ci,iy,ix] * dy[n,co,iy*s-p+ky, ix*s-p+kx]: conv2d's dw with x as "g". */
+/** dw[ci,c,ky,kx] = sum x[n,ci,iy,ix] * dy[n,co,iy*s-p+ky*d, ix*s-p+kx*d] (co as above): conv2d's dw with x as "g". */
 export function convTranspose2dBackwardWeight(device: GPUDevice, g: ConvGeometry,
   b: { x: Binding; dy: Binding; dw: Binding; scratch?: Binding }, label = 'conv_transpose2d/backward/dw'): Dispatch[] {
   return convGradWeight(device, weightGradGeometry(g), { x: b.dy, dy: b.x, dw: b.dw, scratch: b.scratch }, label);
 }
 
 /** The conv2d geometry whose weight gradient is this transposed convolution's (x and dy swapped). */
-export const weightGradGeometry = (g: ConvGeometry): ConvGeometry => ({ ...g, cIn: g.cOut, cOut: g.cIn, inSize: g.outSize, outSize: g.inSize });
+export const weightGradGeometry = swapSides;
 
 /** Scratch floats for convTranspose2dBackwardWeight / …Bias (see convGradScratch). */
 export const convTranspose2dGradScratch = (g: ConvGeometry) =>
