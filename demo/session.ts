@@ -2,7 +2,7 @@
 // fed without starving the page, pause/resume, restarts on new settings or data, periodic copies of
 // the weights, and recovery from a lost device. It knows nothing about the DOM; main.ts wires it up.
 import {
-  CAE_SPEC, ConfigError, Reconstructor, Trainer, buildModel, openBrowserDevice, rangeWarning,
+  CAE_SPEC, ConfigError, Predictor, Trainer, buildModel, openBrowserDevice, rangeWarning,
   type DataRange, type Gpu, type Model, type ModelSpec,
 } from '../src/index.ts';
 import type { TrainData } from './data.ts';
@@ -55,7 +55,9 @@ export class Session {
   private completed = 0;
   /** The last weights copied back, for recovery from a lost device. */
   held?: { params: Map<string, Float32Array>; step: number };
-  private rec?: Reconstructor;
+  private rec?: Predictor;
+  private recBusy = false;
+  private recImages?: Uint8Array;
   private gen = 0; // bumped whenever the run changes; stale callbacks compare and drop out
   private running = false;
   private runs = 0; // counts run() calls, so a pause and resume never leaves two refresh loops
@@ -116,7 +118,8 @@ export class Session {
       profile: this.gpu.hasTimestamps, profileEvery: 10, init: init?.params,
       onLoss: (s, l) => { if (gen === this.gen) this.events.loss(this.offset + s, l); },
     });
-    this.rec = new Reconstructor(this.trainer, data.test, RECON_COUNT);
+    this.rec = Predictor.fromTrainer(this.trainer, { batch: RECON_COUNT, range });
+    this.recImages = data.test.subarray(0, RECON_COUNT * 3072);
     this.model = model;
     this.data = data;
     this.settings = settings;
@@ -134,7 +137,7 @@ export class Session {
     this.gen++;
     if (this.trainer && this.state !== 'lost') await this.trainer.drain().catch(() => {});
     await Promise.allSettled([...this.inFlight]);
-    this.rec?.destroy();
+    this.rec?.dispose();
     this.trainer?.destroy();
     this.rec = undefined;
     this.trainer = undefined;
@@ -164,7 +167,7 @@ export class Session {
   async recover(): Promise<void> {
     if (this.state !== 'lost' || !this.data || !this.settings) return;
     this.setState('starting');
-    this.rec?.destroy();
+    this.rec?.dispose();
     this.trainer?.destroy();
     this.trainer = undefined;
     this.rec = undefined;
@@ -184,7 +187,7 @@ export class Session {
   setParams(params: Map<string, Float32Array>): void {
     if (!this.trainer) throw new ConfigError('no model is loaded yet');
     this.trainer.setParams(params);
-    this.held = { params, step: this.offset + this.trainer.step };
+    this.held = { params, step: this.offset + this.trainer.steps };
     this.recStep = -1;
     if (this.state === 'paused') this.refresh();
   }
@@ -216,15 +219,15 @@ export class Session {
     try {
       while (this.running && gen === this.gen) {
         // Keep only a little work queued, so pausing is prompt and the step counter is honest.
-        while (t.step - this.completed >= this.ahead && this.running && gen === this.gen) {
+        while (t.steps - this.completed >= this.ahead && this.running && gen === this.gen) {
           await new Promise<void>((resolve) => { this.wake = resolve; });
         }
         if (!this.running || gen !== this.gen) break;
         const now = performance.now();
         const flush = now - lastFlush > 200; // read losses at least ~5 times a second, even mid-chunk
         if (flush) lastFlush = now;
-        await t.trainStep(flush);
-        const s = t.step;
+        await t.step({ flush: flush });
+        const s = t.steps;
         this.gpu.device.queue.onSubmittedWorkDone().then(() => {
           if (gen !== this.gen) return;
           this.completed = Math.max(this.completed, s);
@@ -258,7 +261,7 @@ export class Session {
   private snapshot(): void {
     const t = this.trainer;
     if (!t || this.snapshotting) return;
-    const step = this.offset + t.step;
+    const step = this.offset + t.steps;
     const gen = this.gen;
     this.snapshotting = true;
     this.lastSnapshot = { step, time: performance.now() };
@@ -285,15 +288,16 @@ export class Session {
   private refresh(): void {
     const rec = this.rec, t = this.trainer;
     const gen = this.gen;
-    if (!rec || !t) return;
-    const step = this.offset + t.step; // the forward pass runs after every step submitted so far
+    if (!rec || !t || !this.recImages || this.recBusy) return;
+    const step = this.offset + t.steps; // the forward pass runs after every step submitted so far
     if (step === this.recStep) return;
-    const p = rec.run().then((bytes) => {
-      if (bytes && gen === this.gen) {
+    this.recBusy = true;
+    const p = rec.predict(this.recImages).then((r) => {
+      if (r.images && gen === this.gen) {
         this.recStep = step;
-        this.events.reconstructions(bytes, step);
+        this.events.reconstructions(r.images, step);
       }
-    });
+    }).finally(() => { this.recBusy = false; });
     this.track(p);
   }
 

@@ -120,7 +120,7 @@ for (const [prefix, opt, steps] of [['sgd', { kind: 'sgd', options: { lr: 0.01 }
   const losses: number[] = [];
   const t = new Trainer(g, model, { count: 8, pixels: Uint8Array.from(fb.get('images_u8')!.data), source: 'fixture' },
     { batch: 8, optimizer: opt, seed: 0, shuffle: false, init, onLoss: (s, l) => { losses[s - 1] = l; } });
-  for (let i = 0; i < steps; i++) await t.trainStep(i === steps - 1);
+  for (let i = 0; i < steps; i++) await t.step({ flush: i === steps - 1 });
   await t.drain();
   const params = await t.params();
   t.destroy();
@@ -147,14 +147,14 @@ for (const batch of batches) {
   const profile = batch === batches[batches.length - 1];
   const t0 = performance.now();
   const t = new Trainer(g, model, { count, pixels, source: 'synthetic' }, { batch, optimizer: { kind: 'adam', options: { lr: 1e-3 } }, seed: 0, shuffle: true, profile });
-  await t.trainStep(true);
+  await t.step({ flush: true });
   await t.drain();
   const compileMs = performance.now() - t0;
-  for (let i = 0; i < (quick ? 1 : 5); i++) await t.trainStep();
+  for (let i = 0; i < (quick ? 1 : 5); i++) await t.step();
   await t.drain();
   const steps = quick ? 2 : 50;
   const t1 = performance.now();
-  for (let i = 0; i < steps; i++) await t.trainStep(i === steps - 1);
+  for (let i = 0; i < steps; i++) await t.step({ flush: i === steps - 1 });
   await t.drain();
   const s = (performance.now() - t1) / 1000;
   const flops = stepFlops(model, batch).total;

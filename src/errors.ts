@@ -46,3 +46,11 @@ export class WriteError extends KilnError {
     super(message);
   }
 }
+
+/** A training step whose loss, gradients or updated weights were NaN or ±inf (the weights kept are the last good ones). */
+export class NonFiniteError extends KilnError {
+  override name = 'NonFiniteError';
+  constructor(message: string, readonly step: number) {
+    super(message);
+  }
+}

@@ -5,7 +5,7 @@ export { openDevice, openBrowserDevice, describeAdapter, type Gpu, type DeviceOp
 export { buildModel, CAE_SPEC, PRESETS, type Model, type ModelSpec, type LayerSpec } from './nn/spec.ts';
 export { initParams } from './nn/init.ts';
 export { Trainer, defaultRange, rangeWarning, type TrainerOptions, type Dataset } from './train/trainer.ts';
-export { Reconstructor } from './train/reconstruct.ts';
+export { Predictor, type Prediction, type PredictorOptions } from './train/predict.ts';
 export type { OptimizerConfig } from './graph/autograd.ts';
 export type { DataRange } from './ops/gather.ts';
 export { describePlan, type Plan } from './plan/plan.ts';

@@ -17,7 +17,7 @@ describe('training the seed autoencoder on the embedded sample', () => {
         batch: 32, optimizer: { kind: 'adam', options: { lr: 1e-3 } }, seed: 0, shuffle: true,
         onLoss: (s, l) => { losses[s - 1] = l; },
       });
-      for (let i = 0; i < 150; i++) await t.trainStep(i === 149);
+      for (let i = 0; i < 150; i++) await t.step({ flush: i === 149 });
       await t.drain();
       t.destroy();
     });

@@ -22,9 +22,9 @@ async function train(optimizer: OptimizerConfig, steps: number, extra: Partial<T
       batch: 4, optimizer, seed: 1, shuffle: true, init, ...extra,
       onLoss: (s, l, st) => { losses[s] = l; codes[s] = st.code; },
     });
-    for (let i = 0; i < steps; i++) await t.trainStep(i === steps - 1);
+    for (let i = 0; i < steps; i++) await t.step({ flush: i === steps - 1 });
     await t.drain();
-    const ckpt = await t.checkpoint();
+    const ckpt = await t.checkpointState();
     const result = { losses, codes, failure: t.failure, skipped: t.skipped, params: ckpt.params, state: ckpt.state };
     t.destroy();
     return result;

@@ -16,7 +16,7 @@ const opts = (onLoss?: TrainerOptions['onLoss']): TrainerOptions =>
   ({ batch: 4, optimizer: { kind: 'adam', options: { lr: 1e-3 } }, seed: 5, shuffle: true, onLoss });
 
 async function run(t: Trainer, steps: number) {
-  for (let i = 0; i < steps; i++) await t.trainStep(i === steps - 1);
+  for (let i = 0; i < steps; i++) await t.step({ flush: i === steps - 1 });
   await t.drain();
 }
 
@@ -27,19 +27,19 @@ describe('training loop', () => {
       const straight: number[] = [];
       const a = new Trainer(g, model, small, opts((s, l) => { straight[s] = l; }));
       await run(a, 12);
-      const want = await a.checkpoint();
+      const want = await a.checkpointState();
       a.destroy();
 
       const split: number[] = [];
       const b = new Trainer(g, model, small, opts((s, l) => { split[s] = l; }));
       await run(b, 6);
-      const bytes = serializeCheckpoint(model, await b.checkpoint());
+      const bytes = serializeCheckpoint(model, await b.checkpointState());
       b.destroy();
       const c = new Trainer(g, model, small, opts((s, l) => { split[s] = l; }));
       await c.restore(parseCheckpoint(model, bytes, 'ckpt'));
-      expect(c.step).toBe(6);
+      expect(c.steps).toBe(6);
       await run(c, 6);
-      const got = await c.checkpoint();
+      const got = await c.checkpointState();
       c.destroy();
 
       expect(split.slice(1)).toEqual(straight.slice(1));
@@ -53,7 +53,7 @@ describe('training loop', () => {
     const g = await gpu();
     await scoped(g, async () => {
       const a = new Trainer(g, model, small, opts());
-      const ckpt = await a.checkpoint();
+      const ckpt = await a.checkpointState();
       a.destroy();
       const b = new Trainer(g, model, small, { ...opts(), batch: 5, seed: 6 });
       await expect(b.restore(ckpt)).rejects.toThrow(/cannot resume: batch was 4, now 5; seed was 5, now 6/);
@@ -62,7 +62,7 @@ describe('training loop', () => {
       const c = new Trainer(g, model, other, opts());
       await expect(c.restore(ckpt)).rejects.toThrow(/cannot resume: the training data differs from the checkpoint's \(sample\[0:20\], 20 records, sha256 [0-9a-f]{12}…\); pass --allow-new-data/);
       await c.restore(ckpt, { allowNewData: true });
-      expect(c.step).toBe(0);
+      expect(c.steps).toBe(0);
       c.destroy();
       b.destroy();
     });

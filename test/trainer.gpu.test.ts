@@ -23,7 +23,7 @@ async function train(optimizer: OptimizerConfig, steps: number) {
     const t = new Trainer(g, model, { count: 8, pixels, source: 'fixture' }, {
       batch: 8, optimizer, seed: 0, shuffle: false, init, onLoss: (s, l) => { losses[s - 1] = l; },
     });
-    for (let i = 0; i < steps; i++) await t.trainStep(i === steps - 1);
+    for (let i = 0; i < steps; i++) await t.step({ flush: i === steps - 1 });
     await t.drain();
     const params = await t.params();
     t.destroy();
@@ -67,21 +67,21 @@ describe('training steps equal PyTorch from the same start', () => {
 describe('reconstructions', () => {
   it('a forward-only plan on the trainer\'s live weights gives PyTorch\'s output (as bytes)', async () => {
     const g = await gpu();
-    const { Reconstructor } = await import('../src/train/reconstruct.ts');
+    const { Predictor } = await import('../src/train/predict.ts');
     await scoped(g, async () => {
       const t = new Trainer(g, model, { count: 8, pixels, source: 'fixture' },
         { batch: 8, optimizer: { kind: 'sgd', options: { lr: 0.01 } }, seed: 0, shuffle: false, init });
-      const r = new Reconstructor(t, pixels, 8);
-      const before = (await r.run())!;
+      const r = Predictor.fromTrainer(t, { batch: 8 });
+      const before = (await r.predict(pixels)).images!;
       const want = fb.get('output')!.data;
       let worst = 0;
       for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(before[i]! - 255 * want[i]!));
       expect(worst).toBeLessThanOrEqual(0.5 + 1e-3);
       // After a step it reads the new weights, not a copy made at construction.
-      await t.trainStep(true);
-      const after = (await r.run())!;
+      await t.step({ flush: true });
+      const after = (await r.predict(pixels)).images!;
       expect(after.some((v, i) => v !== before[i])).toBe(true);
-      r.destroy();
+      r.dispose();
       t.destroy();
     });
   });

@@ -27,13 +27,13 @@ export async function bench(argv: string[]): Promise<number> {
     const t0 = performance.now();
     const trainer = new Trainer(gpu, model, { count, pixels, source: 'synthetic' }, { batch, optimizer: { kind: 'adam', options: { lr: 1e-3 } }, seed: 0, shuffle: true });
     // Pipelines compile on creation, and some drivers finish the job on first use: count both.
-    await trainer.trainStep(true);
+    await trainer.step({ flush: true });
     await trainer.drain();
     const compileMs = performance.now() - t0;
-    for (let i = 1; i < warmup; i++) await trainer.trainStep();
+    for (let i = 1; i < warmup; i++) await trainer.step();
     await trainer.drain();
     const t1 = performance.now();
-    for (let i = 0; i < steps; i++) await trainer.trainStep(i === steps - 1);
+    for (let i = 0; i < steps; i++) await trainer.step({ flush: i === steps - 1 });
     await trainer.drain();
     const seconds = (performance.now() - t1) / 1000;
     const flops = stepFlops(model, batch).total;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, WriteError } from '../errors.ts';
 import { openNodeDevice } from '../gpu/node.ts';
-import { parseCheckpoint, parseInit, serializeCheckpoint, serializeWeights, type Checkpoint } from '../io/weights.ts';
+import { parseCheckpoint, parseInit, serializeWeights, type Checkpoint } from '../io/weights.ts';
 import type { Model } from '../nn/spec.ts';
 import { Trainer, rangeWarning } from '../train/trainer.ts';
 import { Evaluator, type EvalResult } from '../train/evaluate.ts';
@@ -106,8 +106,8 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
   await gpu.errors.settle('building the training plan', gpu.wait);
   const evaluator = s.evalData ? gpu.errors.watch(() => new Evaluator(trainer, s.evalData!, a.batch, choose)) : undefined;
   if (s.resume) await trainer.restore(s.resume, { allowNewData: a.allowNewData });
-  reported = started.step = trainer.step;
-  total = trainer.step + (a.steps ?? a.epochs * trainer.stepsPerEpoch);
+  reported = started.step = trainer.steps;
+  total = trainer.steps + (a.steps ?? a.epochs * trainer.stepsPerEpoch);
   if (!json) {
     say(`${model.paramCount.toLocaleString('en-US')} parameters (${model.trainableCount.toLocaleString('en-US')} trainable), ` +
       `${data.count.toLocaleString('en-US')} records from ${data.source}${s.evalData ? `, evaluating on ${s.evalData.count} from ${s.evalData.source}` : ''}, adapter ${gpu.adapterName}`);
@@ -119,18 +119,18 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
   let lastCheckpoint = performance.now();
   const saveCheckpoint = async () => {
     if (!s.dest.checkpoint) return;
-    await writeDestination(s.dest.checkpoint, serializeCheckpoint(model, await trainer.checkpoint()));
+    await writeDestination(s.dest.checkpoint, await trainer.checkpoint());
     lastCheckpoint = performance.now();
   };
 
   try {
     started.at = performance.now();
-    while (trainer.step < total && !interrupt.requested && !trainer.failure && !stoppedEarly) {
-      const next = trainer.step + 1;
+    while (trainer.steps < total && !interrupt.requested && !trainer.failure && !stoppedEarly) {
+      const next = trainer.steps + 1;
       const epochEnd = next % trainer.stepsPerEpoch === 0;
       const checkpointDue = s.dest.checkpoint !== undefined && next < total &&
         ((a.checkpointEvery !== undefined ? next % a.checkpointEvery === 0 : epochEnd) || performance.now() - lastCheckpoint > CHECKPOINT_MS);
-      await trainer.trainStep(next === total || epochEnd || checkpointDue);
+      await trainer.step({ flush: next === total || epochEnd || checkpointDue });
       gpu.errors.throwIfFailed(`step ${next}`);
       if (epochEnd && evaluator) {
         await trainer.drain();
@@ -168,24 +168,24 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
     const f = trainer.failure;
     if (s.dest.checkpoint) await saveCheckpoint();
     throw new ConfigError(`non-finite values at ${f.message}. Stopped` +
-      (s.dest.checkpoint ? `; ${s.a.checkpoint} holds the last good state (step ${trainer.step}, before the failure)` : '') +
+      (s.dest.checkpoint ? `; ${s.a.checkpoint} holds the last good state (step ${trainer.steps}, before the failure)` : '') +
       '. Try a lower --lr, or --on-nonfinite skip');
   }
   if (interrupt.requested) {
     const path = s.dest.checkpoint ? s.a.checkpoint : join(tmpdir(), `kiln-interrupted-${process.pid}-${Date.now()}.ckpt`);
     if (s.dest.checkpoint) await saveCheckpoint();
-    else writeAtomic(path!, serializeCheckpoint(model, await trainer.checkpoint()), '--checkpoint');
-    say(`interrupted at step ${trainer.step}: checkpoint written to ${path}; continue with --resume ${path}`);
+    else writeAtomic(path!, await trainer.checkpoint(), '--checkpoint');
+    say(`interrupted at step ${trainer.steps}: checkpoint written to ${path}; continue with --resume ${path}`);
     trainer.destroy();
     return interrupt.exitCode;
   }
 
   const seconds = (performance.now() - started.at) / 1000;
-  const run = trainer.step - started.step;
+  const run = trainer.steps - started.step;
   const done = losses.slice(-Math.min(10, run)).filter((x) => x !== undefined);
   const summary = {
-    summary: true, steps: trainer.step, images_per_s: (run * a.batch) / seconds, seconds,
-    final_loss: losses[trainer.step], mean_loss_last10: done.reduce((x, y) => x + y, 0) / done.length,
+    summary: true, steps: trainer.steps, images_per_s: (run * a.batch) / seconds, seconds,
+    final_loss: losses[trainer.steps], mean_loss_last10: done.reduce((x, y) => x + y, 0) / done.length,
     ...(evals.length ? { eval_loss: evals.at(-1)!.loss, accuracy: evals.at(-1)!.accuracy, best_epoch: best?.epoch } : {}),
     ...(trainer.skipped ? { skipped_steps: trainer.skipped } : {}),
     ...(stoppedEarly ? { early_stop: true } : {}),
@@ -206,8 +206,8 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
       failed.push(e);
     }
   };
-  await write(s.dest.save, async () => serializeWeights(model, await trainer.params(), { step: String(trainer.step) }));
-  await write(s.dest.checkpoint, async () => serializeCheckpoint(model, await trainer.checkpoint()));
+  await write(s.dest.save, async () => serializeWeights(model, await trainer.params(), { step: String(trainer.steps) }));
+  await write(s.dest.checkpoint, async () => await trainer.checkpoint());
   await write(s.dest.profile, async () => trainer.profiler!.trace({ adapter: gpu.adapterName, batch: a.batch }));
   await gpu.errors.settle('saving', gpu.wait);
   evaluator?.destroy();

@@ -1,7 +1,7 @@
 // The training loop's engine room: plans the step once, uploads the dataset once, then each step
 // writes a few scalars, encodes one command buffer from the prebuilt dispatches, and submits it.
 // Nothing is read back inside the loop; losses and timings arrive asynchronously.
-import { ConfigError, GpuError } from '../errors.ts';
+import { ConfigError, GpuError, NonFiniteError } from '../errors.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { buildTrainingGraph, type OptimizerConfig, type StepGraph } from '../graph/autograd.ts';
 import type { StepContext, Tensor } from '../graph/graph.ts';
@@ -16,7 +16,7 @@ import { LossReader, type LossCallback, type StepStatus } from '../run/losses.ts
 import { GUARD_CODES } from '../graph/autograd.ts';
 import { Profiler, type PassGroup } from '../run/profiler.ts';
 import { addScratch, buildDispatches, defaults, prepareStep, type Choose } from '../run/lower.ts';
-import type { Checkpoint } from '../io/weights.ts';
+import { parseCheckpoint, parseWeights, serializeCheckpoint, serializeWeights, type Checkpoint } from '../io/weights.ts';
 import { checkLabels, dataHash, type Dataset } from './dataset.ts';
 
 /** Losses are read back every LOSS_CHUNK steps through LOSS_STAGING buffers (bounding run-ahead). */
@@ -74,12 +74,15 @@ export class Trainer {
   readonly buffers: PlanBuffers;
   readonly range: DataRange;
   readonly stepsPerEpoch: number;
-  /** Steps submitted so far (the next step is `step + 1`). */
-  step = 0;
+  /** Steps submitted so far (the next is `steps + 1`). Losses arrive some steps later (see `losses`). */
+  steps = 0;
+  /** `losses[i]` is the loss of step i + 1 (before its update), once it has been read back; undefined until then. */
+  readonly losses: (number | undefined)[] = [];
+  private disposed = false;
   /** Batchnorm's num_batches_tracked at step 0 (from --init), per buffer name. */
   private readonly tracked0 = new Map<string, number>();
   private readonly dispatches: Dispatch[][];
-  private readonly losses: LossReader;
+  private readonly reader: LossReader;
   readonly profiler?: Profiler;
   private readonly groups: PassGroup[];
   private orderEpoch = -1;
@@ -111,7 +114,7 @@ export class Trainer {
     // Creation errors (out of memory, validation) are recorded against the object's label.
     this.buffers = gpu.errors.watch(() => new PlanBuffers(device, this.plan, label));
     this.dispatches = gpu.errors.watch(() => buildDispatches(device, this.tg.graph, this.buffers.at, choose));
-    this.losses = new LossReader(device, this.buffers.buffer(this.tg.loss), this.buffers.buffer(this.tg.status), gpu.wait,
+    this.reader = new LossReader(device, this.buffers.buffer(this.tg.loss), this.buffers.buffer(this.tg.status), gpu.wait,
       (s, l, st) => this.delivered(s, l, st), LOSS_CHUNK, LOSS_STAGING, `${label}/losses`);
 
     // Upload once: the dataset's bytes (padded to whole words), its labels, and the parameters.
@@ -136,6 +139,7 @@ export class Trainer {
   }
 
   private delivered(step: number, loss: number, status: StepStatus): void {
+    this.losses[step - 1] = loss;
     if (status.code !== 0) {
       if ((this.options.onNonFinite ?? 'stop') === 'skip') this.skipped++;
       else if (!this.failure || step < this.failure.step) this.failure = { step, message: `step ${step}: ${this.describe(status)}` };
@@ -190,7 +194,7 @@ export class Trainer {
   }
 
   get epoch(): number {
-    return Math.floor(this.step / this.stepsPerEpoch);
+    return Math.floor(this.steps / this.stepsPerEpoch);
   }
 
   /** Which records step `step` (1-based) trains on, as positions into the epoch's order list. */
@@ -205,18 +209,24 @@ export class Trainer {
     return this.options.shuffle ? epochOrder(this.data.count, this.options.seed, epoch) : Uint32Array.from({ length: this.data.count }, (_, i) => i);
   }
 
-  /** Encodes and submits one training step. Resolves once it is queued, not when the GPU finishes. */
-  async trainStep(flushLosses = false): Promise<void> {
+  /**
+   * Encodes and submits one training step. Resolves once it is queued, not when the GPU finishes;
+   * its loss arrives later in `losses` (and through `onLoss`). `flush`: read the losses back now
+   * instead of with the next chunk of 8 (the last step of a run).
+   */
+  async step(o: { flush?: boolean } = {}): Promise<void> {
+    this.alive('step');
+    const flushLosses = o.flush ?? false;
     const device = this.gpu.device;
-    const step = this.step + 1;
+    const step = this.steps + 1;
     const { base, epoch } = this.batchBase(step);
     if (epoch !== this.orderEpoch) {
       device.queue.writeBuffer(this.buffers.buffer(this.tg.order), 0, this.order(epoch));
       this.orderEpoch = epoch;
     }
-    await this.losses.reserve(step, flushLosses);
+    await this.reader.reserve(step, flushLosses);
     const tracked = this.tracked0.size > 0 ? Math.max(...this.tracked0.values()) + step : step;
-    const ctx: StepContext = { step, batchBase: base, lossSlot: this.losses.slot(step), rows: this.options.batch, tracked };
+    const ctx: StepContext = { step, batchBase: base, lossSlot: this.reader.slot(step), rows: this.options.batch, tracked };
     prepareStep(device, this.tg.graph, this.dispatches, ctx);
 
     const enc = device.createCommandEncoder({ label: `step ${step}` });
@@ -234,17 +244,46 @@ export class Trainer {
       for (const ds of this.dispatches) for (const d of ds) record(pass, d);
       pass.end();
     }
-    this.losses.encode(enc, step, flushLosses);
+    this.reader.encode(enc, step, flushLosses);
     this.gpu.errors.watch(() => device.queue.submit([enc.finish()]));
-    this.losses.submitted();
+    this.reader.submitted();
     this.profiler?.submitted();
-    this.step = step;
+    this.steps = step;
+  }
+
+  /**
+   * Trains `count` more steps (stopping early when `signal` aborts or a non-finite step halts the
+   * run) and yields each step's loss in order as it arrives — a few steps after its submission, so
+   * training never waits for the host.
+   *
+   *     for await (const { step, loss } of trainer.run(20)) console.log(`step ${step} loss ${loss}`);
+   */
+  async *run(count: number, o: { signal?: AbortSignal } = {}): AsyncGenerator<{ step: number; loss: number; epoch: number }> {
+    this.alive('run');
+    if (!Number.isInteger(count) || count < 0) throw new ConfigError(`Trainer.run: count must be a whole number ≥ 0, got ${count}`);
+    const end = this.steps + count;
+    let next = this.steps + 1;
+    const ready = function* (t: Trainer, upTo: number) {
+      while (next <= upTo && t.losses[next - 1] !== undefined && !(t.failure && next >= t.failure.step)) {
+        yield { step: next, loss: t.losses[next - 1]!, epoch: Math.floor((next - 1) / t.stepsPerEpoch) };
+        next++;
+      }
+    };
+    while (this.steps < end && !o.signal?.aborted && !this.failure) {
+      await this.step({ flush: this.steps + 1 === end });
+      this.gpu.errors.throwIfFailed(`step ${this.steps}`);
+      yield* ready(this, this.steps);
+    }
+    await this.drain();
+    this.gpu.errors.throwIfFailed('training');
+    yield* ready(this, this.steps);
+    if (this.failure) throw new NonFiniteError(this.failure.message, this.failure.step);
   }
 
   /** Waits for the GPU and for every scheduled loss and timing read. */
   async drain(): Promise<void> {
     await this.gpu.wait(this.gpu.device.queue.onSubmittedWorkDone());
-    await this.losses.drain();
+    await this.reader.drain();
     await this.profiler?.drain();
   }
 
@@ -285,18 +324,39 @@ export class Trainer {
 
   /** num_batches_tracked after the submitted steps: every training step runs every batchnorm in training mode. */
   batchesTracked(name: string): number {
-    return (this.tracked0.get(name) ?? 0) + this.step;
+    return (this.tracked0.get(name) ?? 0) + this.steps;
+  }
+
+  /** The model's weights (parameters and buffers) as a .safetensors file with PyTorch's names. */
+  async weights(metadata: Record<string, string> = {}): Promise<Uint8Array> {
+    this.alive('weights');
+    return serializeWeights(this.model, await this.params(), { step: String(this.steps), ...metadata });
+  }
+
+  /** Loads weights saved for this model (strict: every tensor, no extras), e.g. from `weights()` or PyTorch. */
+  loadWeights(bytes: Uint8Array, source = 'weights'): void {
+    this.alive('loadWeights');
+    this.setParams(parseWeights(this.model, bytes, source));
+  }
+
+  /**
+   * A checkpoint as bytes (weights, optimizer state, step, seed, data order and a hash of the data),
+   * the same format as the CLI's --checkpoint; `restore` continues from it.
+   */
+  async checkpoint(): Promise<Uint8Array> {
+    this.alive('checkpoint');
+    return serializeCheckpoint(this.model, await this.checkpointState());
   }
 
   /** Everything needed to continue exactly where the submitted steps leave off. */
-  async checkpoint(): Promise<Checkpoint> {
+  async checkpointState(): Promise<Checkpoint> {
     const state = new Map<string, Float32Array>();
     for (const [name, t] of this.tg.state) state.set(name, await this.read(t));
     return {
-      params: await this.params(), state, step: this.step, epoch: this.epoch, seed: this.options.seed,
+      params: await this.params(), state, step: this.steps, epoch: this.epoch, seed: this.options.seed,
       optimizer: JSON.stringify(this.options.optimizer), shuffle: this.options.shuffle, batch: this.options.batch,
       dataSource: this.data.source, dataCount: this.data.count, dataHash: await dataHash(this.data),
-      order: this.order(this.batchBase(this.step + 1).epoch),
+      order: this.order(this.batchBase(this.steps + 1).epoch),
     };
   }
 
@@ -304,7 +364,9 @@ export class Trainer {
    * Continues from a checkpoint made with the same settings and data (refused otherwise, naming
    * what differs). Other records of the same count are refused too, unless `allowNewData`.
    */
-  async restore(c: Checkpoint, o2: { allowNewData?: boolean } = {}): Promise<void> {
+  async restore(from: Checkpoint | Uint8Array, o2: { allowNewData?: boolean; source?: string } = {}): Promise<void> {
+    this.alive('restore');
+    const c = from instanceof Uint8Array ? parseCheckpoint(this.model, from, o2.source ?? 'checkpoint') : from;
     if (!o2.allowNewData && c.dataHash !== '' && c.dataHash !== await dataHash(this.data)) {
       throw new ConfigError(`cannot resume: the training data differs from the checkpoint's (${c.dataSource}, ${c.dataCount} records, ` +
         `sha256 ${c.dataHash.slice(0, 12)}…); pass --allow-new-data to continue on ${this.data.source} anyway`);
@@ -330,13 +392,29 @@ export class Trainer {
       if (!v || v.length !== this.tg.layout.trainable) throw new ConfigError(`cannot resume: checkpoint lacks optimizer state ${name}`);
       this.gpu.device.queue.writeBuffer(this.buffers.buffer(t), 0, v);
     }
-    this.step = c.step;
-    this.losses.startAfter(c.step);
+    this.steps = c.step;
+    this.reader.startAfter(c.step);
   }
 
-  destroy(): void {
+  /** Frees every GPU buffer; any later call on this trainer throws a KilnError saying so. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.buffers.destroy();
-    this.losses.destroy();
+    this.reader.destroy();
     this.profiler?.destroy();
+  }
+
+  /** Same as dispose(). */
+  destroy(): void {
+    this.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private alive(what: string): void {
+    if (this.disposed) throw new ConfigError(`Trainer.${what}: this trainer was disposed; create a new one`);
   }
 }
