@@ -9,6 +9,11 @@ export interface DeviceOptions {
   timestamps?: boolean;
   powerPreference?: GPUPowerPreference;
   label?: string;
+  /**
+   * Limits to request instead of the adapter's maxima (never above them): lowering
+   * maxStorageBufferBindingSize or maxBufferSize makes limit errors happen at small sizes in tests.
+   */
+  limits?: Record<string, number>;
 }
 
 /** Awaits a GPU promise. Node replaces this with a waiter that does not spin a core (see node.ts). */
@@ -25,6 +30,8 @@ export interface Gpu {
   readonly wait: Waiter;
   /** Every GPU error and device loss on this device, as typed errors (see errors.ts). */
   readonly errors: GpuErrorLog;
+  /** The limits plans are checked against: the device's, or lower ones the caller asked for. */
+  readonly limits: GPUSupportedLimits;
   close(): void;
 }
 
@@ -63,6 +70,14 @@ export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = 
     maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
   };
+  // Lower limits than the defaults cannot be requested from WebGPU (a device always gets at least
+  // the defaults), so a caller's lower limits are applied by Kiln's own checks instead (`limits`).
+  const lowered: Record<string, number> = {};
+  for (const [k, v] of Object.entries(options.limits ?? {})) {
+    const max = (l as unknown as Record<string, number>)[k];
+    if (max === undefined) throw new GpuError(`unknown device limit ${k}`);
+    lowered[k] = Math.min(v, max);
+  }
   const device = await wait(adapter.requestDevice({ label: options.label ?? 'kiln', requiredFeatures, requiredLimits }));
   const adapterInfo = adapter.info;
   const adapterName = describeAdapter(adapterInfo);
@@ -70,8 +85,16 @@ export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = 
     || (adapterInfo as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   return {
     device, adapterInfo, adapterName, isSoftware, hasTimestamps, wait, errors: new GpuErrorLog(device, adapterName),
+    limits: effectiveLimits(device.limits, lowered),
     close: () => device.destroy(),
   };
+}
+
+function effectiveLimits(limits: GPUSupportedLimits, lowered: Record<string, number>): GPUSupportedLimits {
+  if (Object.keys(lowered).length === 0) return limits;
+  const out: Record<string, number> = {};
+  for (const k in limits) out[k] = (limits as unknown as Record<string, number>)[k]!;
+  return Object.assign(out, lowered) as unknown as GPUSupportedLimits;
 }
 
 /** Opens the browser's WebGPU (navigator.gpu). */

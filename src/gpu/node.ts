@@ -63,5 +63,19 @@ export async function openNodeDevice(options: DeviceOptions = {}): Promise<Gpu> 
     Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
     instance = create([]);
   }
-  return openDevice(instance, options, nodeWait);
+  return openDevice(instance, { ...options, limits: { ...envLimits(), ...options.limits } }, nodeWait);
+}
+
+/**
+ * KILN_DEVICE_LIMITS='{"maxStorageBufferBindingSize": 1048576}' lowers the limits a process asks
+ * for: the fault-injection tests use it to make limit errors happen at small sizes.
+ */
+function envLimits(): Record<string, number> {
+  const raw = process.env.KILN_DEVICE_LIMITS;
+  if (!raw) return {};
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'number')) return v as Record<string, number>;
+  } catch { /* reported below */ }
+  throw new GpuError(`KILN_DEVICE_LIMITS must be a JSON object of numbers, got ${raw}`);
 }

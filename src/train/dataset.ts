@@ -53,3 +53,22 @@ export function dataHash(data: Dataset): Promise<string> {
   }
   return h;
 }
+
+/**
+ * A dataset from image bytes: `pixels` holds whole images in the model's input layout (C·H·W bytes
+ * each, CHW order), `labels` one class index per image for classifiers. Checked here, so a wrong
+ * pixel count is refused by name before any GPU work.
+ */
+export function dataset(pixels: Uint8Array, o: { shape: readonly number[]; labels?: Uint8Array | readonly number[]; source?: string; classNames?: readonly string[] }): Dataset {
+  const source = o.source ?? 'dataset';
+  if (!(pixels instanceof Uint8Array)) throw new ConfigError(`${source}: pixels must be a Uint8Array of image bytes`);
+  const size = o.shape.reduce((a, b) => a * b, 1);
+  if (!o.shape.every((d) => Number.isInteger(d) && d > 0)) throw new ConfigError(`${source}: shape must be positive integers, got [${o.shape.join(', ')}]`);
+  if (pixels.length === 0 || pixels.length % size !== 0) {
+    throw new ConfigError(`${source}: pixels holds ${pixels.length} bytes, not a whole number of [${o.shape.join(', ')}] images (${size} bytes each)`);
+  }
+  const count = pixels.length / size;
+  const labels = o.labels === undefined ? undefined : Uint8Array.from(o.labels);
+  if (labels && labels.length !== count) throw new ConfigError(`${source}: labels has ${labels.length} entries for ${count} images`);
+  return { count, pixels, labels, source, classNames: o.classNames };
+}

@@ -43,7 +43,7 @@ export class Evaluator {
     this.tg = buildEvalGraph(model, { batch: this.batch, records: data.count, range: trainer.range, batches: this.batches });
     addScratch(this.tg.graph, choose);
     this.plan = planStep(this.tg.graph);
-    checkLimits(this.plan, device.limits, { batch: this.batch, records: data.count, where: `evaluation on ${data.source}` });
+    checkLimits(this.plan, gpu.limits, { batch: this.batch, records: data.count, where: `evaluation on ${data.source}` });
     this.buffers = gpu.errors.watch(() => new PlanBuffers(device, this.plan, 'eval', new Map([
       [this.tg.params.id, trainer.buffers.buffer(trainer.tg.params)],
       [this.tg.buffers.id, trainer.buffers.buffer(trainer.tg.buffers)],

@@ -61,7 +61,7 @@ export class Predictor {
     const choose = o.choose ?? defaults;
     addScratch(this.tg.graph, choose);
     this.plan = planStep(this.tg.graph);
-    checkLimits(this.plan, device.limits, { batch: this.batch, where: 'prediction' });
+    checkLimits(this.plan, gpu.limits, { batch: this.batch, where: 'prediction' });
     const external = shared ? new Map([
       [this.tg.params.id, shared.buffers.buffer(shared.tg.params)],
       [this.tg.buffers.id, shared.buffers.buffer(shared.tg.buffers)],

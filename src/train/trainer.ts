@@ -18,6 +18,9 @@ import { Profiler, type PassGroup } from '../run/profiler.ts';
 import { addScratch, buildDispatches, defaults, prepareStep, type Choose } from '../run/lower.ts';
 import { parseCheckpoint, parseWeights, serializeCheckpoint, serializeWeights, type Checkpoint } from '../io/weights.ts';
 import { checkLabels, dataHash, type Dataset } from './dataset.ts';
+import { tune, type TuneEntry, type TuneMode } from '../tune/tuner.ts';
+import { memoryCache, type TuneCache } from '../tune/cache.ts';
+import { indexedDbCache } from '../tune/cache_idb.ts';
 
 /** Losses are read back every LOSS_CHUNK steps through LOSS_STAGING buffers (bounding run-ahead). */
 const LOSS_CHUNK = 8;
@@ -91,6 +94,29 @@ export class Trainer {
   /** Steps dropped in skip mode. */
   skipped = 0;
 
+  /**
+   * A trainer whose kernels are tuned for this adapter first: every (pass, shape) with several
+   * kernel variants is timed (or read from `tuneCache`), and the fastest correct one is used.
+   * `tune`: 'cached' (default: measure what the cache lacks), 'full', or 'off'. The cache defaults to
+   * IndexedDB where there is one (browsers, workers), else this process's memory; Node programs
+   * pass `fileCache()` from 'kiln/node'.
+   */
+  static async create(gpu: Gpu, model: Model, data: Dataset,
+    options: TrainerOptions & { tune?: TuneMode; tuneCache?: TuneCache; tuneBudgetMs?: number }): Promise<Trainer> {
+    const mode = options.tune ?? 'cached';
+    if (mode === 'off') return new Trainer(gpu, model, data, options);
+    const range = options.range ?? defaultRange(model);
+    const graph = buildTrainingGraph(model, { batch: options.batch, records: data.count, range, optimizer: options.optimizer, lossRing: 64 }).graph;
+    const cache = options.tuneCache ?? (typeof indexedDB !== 'undefined' ? indexedDbCache() : memoryCache());
+    const r = await tune(gpu, [graph], { mode, cache, budgetMs: options.tuneBudgetMs ?? 12_000 });
+    const t = new Trainer(gpu, model, data, { ...options, choose: r.choose });
+    t.tuning = r.entries;
+    return t;
+  }
+
+  /** What the tuner chose for each (pass, shape), when made by `create` (empty otherwise). */
+  tuning: TuneEntry[] = [];
+
   constructor(readonly gpu: Gpu, readonly model: Model, readonly data: Dataset, readonly options: TrainerOptions) {
     const { batch } = options;
     const recordSize = model.input.reduce((a, b) => a * b, 1);
@@ -110,7 +136,7 @@ export class Trainer {
     addScratch(this.tg.graph, choose);
     this.plan = planStep(this.tg.graph);
     const device = gpu.device;
-    checkLimits(this.plan, device.limits, { batch, records: data.count });
+    checkLimits(this.plan, gpu.limits, { batch, records: data.count });
     // Creation errors (out of memory, validation) are recorded against the object's label.
     this.buffers = gpu.errors.watch(() => new PlanBuffers(device, this.plan, label));
     this.dispatches = gpu.errors.watch(() => buildDispatches(device, this.tg.graph, this.buffers.at, choose));
