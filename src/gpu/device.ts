@@ -32,6 +32,8 @@ export interface Gpu {
   readonly errors: GpuErrorLog;
   /** The limits plans are checked against: the device's, or lower ones the caller asked for. */
   readonly limits: GPUSupportedLimits;
+  /** Bytes of GPU buffers created through this device and not yet destroyed (leak checks, soak runs). */
+  liveBytes(): number;
   close(): void;
 }
 
@@ -79,6 +81,7 @@ export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = 
     lowered[k] = Math.min(v, max);
   }
   const device = await wait(adapter.requestDevice({ label: options.label ?? 'kiln', requiredFeatures, requiredLimits }));
+  const live = countBuffers(device);
   const adapterInfo = adapter.info;
   const adapterName = describeAdapter(adapterInfo);
   const isSoftware = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${adapterInfo.architecture} ${adapterInfo.description} ${adapterInfo.device}`)
@@ -86,8 +89,27 @@ export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = 
   return {
     device, adapterInfo, adapterName, isSoftware, hasTimestamps, wait, errors: new GpuErrorLog(device, adapterName),
     limits: effectiveLimits(device.limits, lowered),
+    liveBytes: live,
     close: () => device.destroy(),
   };
+}
+
+/** Wraps createBuffer so the bytes of live buffers can be reported (destroy() subtracts once). */
+function countBuffers(device: GPUDevice): () => number {
+  let bytes = 0;
+  const create = device.createBuffer.bind(device);
+  device.createBuffer = (d: GPUBufferDescriptor) => {
+    const b = create(d);
+    bytes += b.size;
+    const destroy = b.destroy.bind(b);
+    let gone = false;
+    b.destroy = () => {
+      if (!gone) { gone = true; bytes -= b.size; }
+      destroy();
+    };
+    return b;
+  };
+  return () => bytes;
 }
 
 function effectiveLimits(limits: GPUSupportedLimits, lowered: Record<string, number>): GPUSupportedLimits {
