@@ -11,7 +11,7 @@ import {
   convTranspose2dGeometry, convTranspose2dGradScratch,
 } from '../src/ops/conv_transpose2d.ts';
 import { maxpool2dBackward, maxpool2dForward, maxpool2dGeometry } from '../src/ops/maxpool2d.ts';
-import { MSE_PARTS, mseGrad, mseLoss } from '../src/ops/mse.ts';
+import { lossDispatches, lossParts } from '../src/ops/loss.ts';
 import type { Dispatch } from '../src/ops/dispatch.ts';
 import { empty, expectClose, gpu, readback, run, scoped, upload } from './gpu.ts';
 
@@ -63,7 +63,8 @@ describe('the seed autoencoder on the GPU matches PyTorch (forward + backward, b
         c2: buf(s2, 'c2'), e2: buf(s2, 'e2'), q2: buf(p2.outShape, 'q2'), i2: buf(p2.outShape, 'i2'),
         u1: buf(s3, 'u1'), r1: buf(s3, 'r1'), u2: buf(s4, 'u2'), out: buf(s4, 'out'),
       };
-      const loss = empty(g, 1, 'loss'), scratch = empty(g, MSE_PARTS, 'scratch');
+      const mse = { kind: 'mse' as const, batch: n, values: size(s4) / n, target: 'input' as const };
+      const loss = empty(g, 1, 'loss'), scratch = empty(g, lossParts(mse), 'scratch');
       const gr = {
         out: buf(s4, 'd.out'), u2: buf(s4, 'd.u2'), r1: buf(s3, 'd.r1'), u1: buf(s3, 'd.u1'), q2: buf(p2.outShape, 'd.q2'),
         e2: buf(s2, 'd.e2'), c2: buf(s2, 'd.c2'), q1: buf(p1.outShape, 'd.q1'), e1: buf(s1, 'd.e1'), c1: buf(s1, 'd.c1'),
@@ -84,8 +85,7 @@ describe('the seed autoencoder on the GPU matches PyTorch (forward + backward, b
         activationForward(d, 'relu', size(s3), { x: a.u1, y: a.r1 }),
         convTranspose2dForward(d, t2, { x: a.r1, w: p.t2w, bias: p.t2b, y: a.u2 }),
         activationForward(d, 'sigmoid', size(s4), { x: a.u2, y: a.out }),
-        ...mseLoss(d, size(s4), 0, { y: a.out, target: x, scratch, loss }),
-        mseGrad(d, size(s4), { y: a.out, target: x, dy: gr.out }),
+        ...lossDispatches(d, mse, { y: a.out, target: x, partials: scratch, loss, dy: gr.out }),
         activationBackward(d, 'sigmoid', size(s4), { y: a.out, dy: gr.out, dx: gr.u2 }),
         ...convTranspose2dBackwardWeight(d, t2, { x: a.r1, dy: gr.u2, dw: dw.t2w, scratch: sc(convTranspose2dGradScratch(t2).weight) }),
         ...convTranspose2dBackwardBias(d, t2, { dy: gr.u2, db: dw.t2b, scratch: sc(convTranspose2dGradScratch(t2).bias) }),
@@ -107,6 +107,13 @@ describe('the seed autoencoder on the GPU matches PyTorch (forward + backward, b
       await run(g, steps);
 
       expectLikeTorch(await readback(g, a.out, size(s4)), get('output'), 'output');
+      // Every layer's output for image 0 (PyTorch's act.* tensors), so a wrong layer is named.
+      const acts: [keyof typeof a, string][] = [['c1', 'conv1.0'], ['e1', 'conv1.1'], ['q1', 'conv1.2'], ['c2', 'conv2.0'], ['e2', 'conv2.1'],
+        ['q2', 'conv2.2'], ['u1', 'transconv1.0'], ['r1', 'transconv1.1'], ['u2', 'transconv2.0'], ['out', 'transconv2.1']];
+      for (const [k, name] of acts) {
+        const want = get(`act.${name}`);
+        expectLikeTorch(await readback(g, a[k], want.data.length), want, `act.${name} (image 0)`);
+      }
       const l = (await readback(g, loss, 1))[0]!;
       expect(Math.abs(l - get('loss').data[0]!) / get('loss').data[0]!).toBeLessThan(1e-5);
       const names: Record<keyof typeof dw, string> = {
