@@ -46,7 +46,10 @@ export function writeUniform(device: GPUDevice, d: Dispatch, values: UniformValu
 }
 
 const placeholders = new WeakMap<GPUDevice, GPUBuffer>();
-/** A 4-byte storage buffer bound where an optional input (a missing bias) is not read. */
+/**
+ * A small zero-filled storage buffer (16 bytes: the smallest binding every adapter accepts) bound
+ * where an optional input is not read — a missing bias, an unguarded optimizer's status word.
+ */
 export function placeholder(device: GPUDevice): GPUBuffer {
   let b = placeholders.get(device);
   if (!b) {

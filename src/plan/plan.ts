@@ -18,7 +18,10 @@ export interface Plan {
   peakBytes: number;
 }
 
-/** Storage bindings must be a multiple of 4 bytes; slots are rounded to 256 so views stay aligned. */
+/**
+ * Storage bindings must be a multiple of 4 bytes; slots are rounded up to 256 bytes, the largest
+ * minStorageBufferOffsetAlignment an adapter may require, so any tensor placed in one binds whole.
+ */
 const round = (b: number) => Math.ceil(b / 256) * 256;
 
 export function planStep(graph: Graph): Plan {
