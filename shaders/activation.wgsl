@@ -22,7 +22,7 @@ fn relu_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 @compute @workgroup_size(WG)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i < p.count) { let v = fy[i]; dx[i] = keep_nan(select(0.0, g[i], v > 0.0), v); }
+  if (i < p.count) { dx[i] = activation_grad(1u, g[i], fy[i]); }
 }
 
 @compute @workgroup_size(WG)
@@ -35,7 +35,7 @@ fn selu_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 fn selu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
   // y = λ·α·(e^x − 1) for x ≤ 0, so dy/dx = λ·α·e^x = y + λ·α there, and λ above 0.
-  if (i < p.count) { let v = fy[i]; dx[i] = keep_nan(g[i] * select(v + SELU_SCALE * SELU_ALPHA, SELU_SCALE, v > 0.0), v); }
+  if (i < p.count) { dx[i] = activation_grad(2u, g[i], fy[i]); }
 }
 
 @compute @workgroup_size(WG)
@@ -47,7 +47,7 @@ fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workg
 @compute @workgroup_size(WG)
 fn sigmoid_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i < p.count) { let s = fy[i]; dx[i] = keep_nan(g[i] * s * (1.0 - s), s); }
+  if (i < p.count) { dx[i] = activation_grad(3u, g[i], fy[i]); }
 }
 
 @compute @workgroup_size(WG)
@@ -59,7 +59,7 @@ fn tanh_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 @compute @workgroup_size(WG)
 fn tanh_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i < p.count) { let t = fy[i]; dx[i] = keep_nan(g[i] * (1.0 - t * t), t); }
+  if (i < p.count) { dx[i] = activation_grad(4u, g[i], fy[i]); }
 }
 
 @compute @workgroup_size(WG)
@@ -73,7 +73,7 @@ fn leakyrelu_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
 @compute @workgroup_size(WG)
 fn leakyrelu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i < p.count) { let v = fy[i]; dx[i] = keep_nan(select(g[i] * SLOPE, g[i], v > 0.0), v); }
+  if (i < p.count) { dx[i] = activation_grad(5u, g[i], fy[i]); }
 }
 
 @compute @workgroup_size(WG)

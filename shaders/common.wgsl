@@ -128,3 +128,19 @@ fn activate(v: f32) -> f32 {
     default: { return v; }
   }
 }
+
+// The gradient through an activation from its output y (codes as ACT; GELU needs its input and is
+// never given here). A kernel whose result feeds straight into an activation's backward applies it
+// as it stores (override ACT_GRAD), saving that pass and a tensor. NaN in y stays NaN.
+override ACT_GRAD: u32 = 0;
+
+fn activation_grad(code: u32, g: f32, v: f32) -> f32 {
+  switch code {
+    case 1u: { return keep_nan(select(0.0, g, v > 0.0), v); }
+    case 2u: { return keep_nan(g * select(v + SELU_SCALE * SELU_ALPHA, SELU_SCALE, v > 0.0), v); }
+    case 3u: { return keep_nan(g * v * (1.0 - v), v); }
+    case 4u: { return keep_nan(g * (1.0 - v * v), v); }
+    case 5u: { return keep_nan(select(g * SLOPE, g, v > 0.0), v); }
+    default: { return g; }
+  }
+}

@@ -18,6 +18,7 @@ struct Pool {
 @group(0) @binding(4) var<storage, read> arg: array<i32>;          // argmax, read by backward
 @group(0) @binding(5) var<storage, read> g: array<f32>;            // gradient w.r.t. y
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read> fy: array<f32>;           // the pool's input, an activation's output
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -51,11 +52,8 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 
 // dx[n,c,iy,ix] = sum of g over the windows whose argmax is (iy, ix). Gathered per input pixel, so
 // overlapping windows need no atomics and the sum order is fixed.
-@compute @workgroup_size(WG)
-fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat_id(gid, nwg);
+fn gathered(i: u32) -> f32 {
   let ihw = u32(p.in_size.x * p.in_size.y);
-  if (i >= p.planes * ihw) { return; }
   let ix = i32(i % u32(p.in_size.y));
   let iy = i32((i / u32(p.in_size.y)) % u32(p.in_size.x));
   let at = iy * p.in_size.y + ix;
@@ -74,5 +72,21 @@ fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
       if (arg[o] == at) { acc += g[o]; }
     }
   }
-  dx[i] = acc;
+  return acc;
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.planes * u32(p.in_size.x * p.in_size.y)) { return; }
+  dx[i] = gathered(i);
+}
+
+// The same, continued through the activation before the pool (ACT_GRAD, from its output fy): the
+// common conv → activation → pool pattern then needs no separate activation-backward pass.
+@compute @workgroup_size(WG)
+fn backward_act(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.planes * u32(p.in_size.x * p.in_size.y)) { return; }
+  dx[i] = activation_grad(ACT_GRAD, gathered(i), fy[i]);
 }

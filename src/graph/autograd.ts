@@ -4,6 +4,7 @@
 // nodes, and the planner keeps them alive.
 import { LAYERS, type Layer, type LayerBuilder, type Saved } from '../layers/index.ts';
 import type { FusableActivation } from '../layers/types.ts';
+import { BACKWARD_FROM, type ActivationKind } from '../layers/activation.ts';
 import type { Model } from '../nn/spec.ts';
 import type { DataRange } from '../data/range.ts';
 import type { AdamOptions } from '../ops/adam.ts';
@@ -222,11 +223,19 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
   const lowest = lowestTrainable(model);
   for (let i = model.layers.length - 1; i >= lowest; i--) {
     const L = model.layers[i]!;
-    const gx = LAYERS[L.type]!.backward(builder(g, model, L, B, 'train', m, grad, c.seed ?? 0), L, saved[i]!, dy, i > lowest);
+    const rec = LAYERS[L.type]!;
+    // An activation right before a layer that can apply its backward (conv → act → pool) is
+    // folded into that layer's backward, if its backward reads only its output.
+    const prev = model.layers[i - 1];
+    const act = rec.fusesActivationGrad && prev && i - 1 > lowest && BACKWARD_FROM[prev.type as ActivationKind] === 'y'
+      ? LAYERS[prev.type]!.fusable?.(prev.fields) : undefined;
+    const fuse = act ? { ...act, y: saved[i - 1]!.y } : undefined;
+    const gx = rec.backward(builder(g, model, L, B, 'train', m, grad, c.seed ?? 0), L, saved[i]!, dy, i > lowest, fuse);
     if (i > lowest) {
       if (!gx) throw new Error(`layer ${L.name} (${L.type}) returned no input gradient`);
       dy = gx;
     }
+    if (fuse) i--; // that activation's backward is done
   }
 
   // Optimizer: one dispatch over the trainable prefix of the flat parameter buffer, skipped when

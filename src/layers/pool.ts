@@ -43,11 +43,15 @@ export const maxpool2d: LayerRecord<PoolFields> = {
     b.node('forward', 'forward', 'maxpool2d.forward', g, { x }, { y, argmax });
     return { x, y, argmax };
   },
-  backward(b, L, saved, dy, needDx) {
+  fusesActivationGrad: true,
+  backward(b, L, saved, dy, needDx, fuse) {
     if (!needDx) return undefined;
     const g = poolGeometry('maxpool2d', L, b.batch);
     const dx = b.tensor('grad_in', g.inShape);
-    b.node('backward', 'backward', 'maxpool2d.backward', g, { dy, argmax: saved.argmax! }, { dx });
+    if (fuse && fuse.kind !== 'gelu') {
+      b.node('backward', `backward+${fuse.kind}`, 'maxpool2d.backward_act', { g, kind: fuse.kind, slope: fuse.slope },
+        { dy, argmax: saved.argmax!, fy: fuse.y }, { dx });
+    } else b.node('backward', 'backward', 'maxpool2d.backward', g, { dy, argmax: saved.argmax! }, { dx });
     return dx;
   },
   flops: () => ({ forward: 0, backwardInput: 0, backwardParams: 0 }),

@@ -31,6 +31,9 @@ export interface BufferDecl { name: string; shape: number[]; dtype: 'f32' | 'i64
 /** What a layer's activation says about fusing into the convolution or linear layer before it. */
 export interface FusableActivation { kind: ActivationKind; slope: number }
 
+/** An activation's backward folded into the next layer's backward: the activation and its output. */
+export interface FusedGrad extends FusableActivation { y: Tensor }
+
 /** One layer after validation: its resolved fields, shapes in and out, and its parameters. */
 export interface Layer<F = Record<string, unknown>> {
   index: number;
@@ -90,8 +93,12 @@ export interface LayerRecord<F> {
   buffers(x: Shape, f: F): BufferDecl[];
   /** Adds the forward nodes; `fuse` is a following activation this layer applies as it stores y. */
   forward(b: LayerBuilder, L: Layer<F>, x: Tensor, fuse?: FusableActivation): Saved;
-  /** Adds the backward nodes; returns the input gradient when `needDx`. */
-  backward(b: LayerBuilder, L: Layer<F>, saved: Saved, dy: Tensor, needDx: boolean): Tensor | undefined;
+  /**
+   * Adds the backward nodes; returns the input gradient when `needDx`. With `fuseGrad`, the layer
+   * before this one is an activation whose backward this layer applies as it stores (reading that
+   * activation's output `y`), and the gradient returned is at the activation's input.
+   */
+  backward(b: LayerBuilder, L: Layer<F>, saved: Saved, dy: Tensor, needDx: boolean, fuseGrad?: FusedGrad): Tensor | undefined;
   /** Floating-point operations per pass for a batch of `batch`. */
   flops(L: Layer<F>, batch: number): Flops;
   /** Its PyTorch constructor, one line of Python (`nn.Conv2d(3, 16, kernel_size=(3, 3), …)`). */
@@ -100,4 +107,6 @@ export interface LayerRecord<F> {
   fusable?(f: F): FusableActivation | undefined;
   /** Set on layers that can apply a following fusable activation themselves. */
   readonly fusesActivation?: boolean;
+  /** Set on layers whose backward can also apply the backward of a fusable activation just before them. */
+  readonly fusesActivationGrad?: boolean;
 }

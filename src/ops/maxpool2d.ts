@@ -4,6 +4,7 @@ import { pool2dGeometry, type PoolGeometry, type PoolOptions } from '../geometry
 import poolWgsl from '../../shaders/maxpool2d.wgsl?raw';
 import { makeDispatch, shader, type Dispatch } from './dispatch.ts';
 import { singlePass } from './variant.ts';
+import { activationOverrides } from './activation.ts';
 
 export const maxpool2dShader = shader('maxpool2d', poolWgsl);
 
@@ -37,3 +38,16 @@ export const maxpoolForwardPass = singlePass<PoolGeometry>('maxpool2d.forward', 
 /** io: dy, argmax → dx. */
 export const maxpoolBackwardPass = singlePass<PoolGeometry>('maxpool2d.backward', ['dy', 'argmax'], ['dx'],
   (d, g, io, label) => [maxpool2dBackward(d, g, { dy: io.dy!, argmax: io.argmax!, dx: io.dx! }, label)]);
+
+/** The activation whose backward a pool's backward applies as it stores (its output is the pool's input). */
+export interface PoolActArgs { g: PoolGeometry; kind: 'relu' | 'selu' | 'sigmoid' | 'tanh' | 'leakyrelu'; slope: number }
+
+function gradOverrides(a: PoolActArgs): Record<string, number> {
+  const o = activationOverrides(a.kind, { negativeSlope: a.slope });
+  return { ACT_GRAD: o.ACT!, ...(o.SLOPE !== undefined ? { SLOPE: o.SLOPE } : {}) };
+}
+
+/** io: dy, argmax, fy (the activation's output) → dx, the gradient at the activation's input. */
+export const maxpoolBackwardActPass = singlePass<PoolActArgs>('maxpool2d.backward_act', ['dy', 'argmax', 'fy'], ['dx'],
+  (d, a, io, label) => [makeDispatch(d, maxpool2dShader, 'backward_act', label, a.g.planes * a.g.inShape[2] * a.g.inShape[3], uniform(a.g),
+    { g: io.dy!, arg: io.argmax!, fy: io.fy!, dx: io.dx! }, gradOverrides(a))]);

@@ -3,7 +3,7 @@
 // types from here, so shape inference never loads WGSL. The runner resolves names to passes.
 import { gatherPass } from './gather.ts';
 import { convForwardPass, convTransposedPass, convGradParamsPass, convGradBiasPass } from './conv_direct.ts';
-import { maxpoolForwardPass, maxpoolBackwardPass } from './maxpool2d.ts';
+import { maxpoolBackwardActPass, maxpoolForwardPass, maxpoolBackwardPass } from './maxpool2d.ts';
 import { activationForwardPass, activationBackwardPass } from './activation_passes.ts';
 import { lossDispatches, lossParts, lossPrepare, type LossArgs } from './loss.ts';
 import { adamPass } from './adam.ts';
@@ -38,6 +38,7 @@ export const PASSES = {
   'conv.grad_bias': convGradBiasPass,
   'maxpool2d.forward': maxpoolForwardPass,
   'maxpool2d.backward': maxpoolBackwardPass,
+  'maxpool2d.backward_act': maxpoolBackwardActPass,
   'activation.forward': activationForwardPass,
   'activation.backward': activationBackwardPass,
   'avgpool2d.forward': avgpoolForwardPass,
