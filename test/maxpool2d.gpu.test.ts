@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { maxpool2d, maxpool2dBackward } from './reference/maxpool2d.ts';
 import { mulberry32, rand } from './reference/tensor.ts';
-import { maxpool2dBackward as poolBackward, maxpool2dForward, maxpool2dGeometry } from '../src/ops/maxpool2d.ts';
+import { maxpool2dBackward as poolBackward, maxpool2dForward, maxpool2dGeometry, maxpoolBackwardActPass } from '../src/ops/maxpool2d.ts';
+import * as act from './reference/activations.ts';
 import { empty, expectClose, gpu, readback, readbackInt, run, scoped, upload } from './gpu.ts';
 
 type P = [number, number];
@@ -51,4 +52,31 @@ describe('maxpool2d on the GPU matches the float64 reference', () => {
       expect(Array.from(await readbackInt(g, barg, 1))).toEqual([1]);
     });
   });
+
+  // conv → activation → pool: the pool's backward also applies the activation's (from its output).
+  const ACTS: [string, (z: Float64Array) => Float64Array, (z: Float64Array, g: Float64Array) => Float64Array][] = [
+    ['relu', act.relu, act.reluBackward], ['selu', act.selu, act.seluBackward], ['sigmoid', act.sigmoid, act.sigmoidBackward],
+    ['tanh', act.tanh, act.tanhBackward], ['leakyrelu', (z) => act.leakyRelu(z, 0.2), (z, g) => act.leakyReluBackward(z, g, 0.2)],
+  ];
+  for (const [kind, fwd, bwd] of ACTS) {
+    it(`backward fused with ${kind}'s backward equals the two backward passes`, async () => {
+      const g = await gpu();
+      const shape = [2, 3, 9, 8];
+      const rng = mulberry32(kind.length * 7 + 1);
+      const z = rand(shape, rng);
+      const a = { shape, data: fwd(z.data) };
+      const ref = maxpool2d(a, { kernel: [3, 3], stride: [2, 2], padding: [1, 1] });
+      const dy = rand(ref.y.shape, rng);
+      const want = bwd(z.data, maxpool2dBackward(dy, ref.argmax, shape).data);
+      const geo = maxpool2dGeometry(shape, { kernel: 3, stride: 2, padding: 1 });
+      await scoped(g, async () => {
+        const ba = upload(g, a.data, 'a'), by = empty(g, ref.y.data.length, 'y'), barg = empty(g, ref.y.data.length, 'argmax');
+        const bdy = upload(g, dy.data, 'dy'), bdx = empty(g, a.data.length, 'dx');
+        const fused = maxpoolBackwardActPass.variants[0]!.build(g.device, { g: geo, kind: kind as 'relu', slope: 0.2 },
+          { dy: bdy, argmax: barg, fy: ba, dx: bdx }, 'pool+act');
+        await run(g, [maxpool2dForward(g.device, geo, { x: ba, y: by, argmax: barg }), ...fused]);
+        expectClose(await readback(g, bdx, want.length), want, `dx through ${kind}`);
+      });
+    });
+  }
 });
