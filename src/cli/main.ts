@@ -3,6 +3,8 @@
 import { KilnError } from '../errors.ts';
 import { openNodeDevice } from '../gpu/node.ts';
 import { bench, BENCH_HELP } from './bench.ts';
+import { exportTorch, EXPORT_TORCH_HELP } from './export_torch.ts';
+import { predict, PREDICT_HELP } from './predict.ts';
 import { train, TRAIN_HELP } from './train.ts';
 import { tuneCommand, TUNE_HELP } from './tune.ts';
 
@@ -12,13 +14,19 @@ commands:
   train     train a model (default: the seed's autoencoder on the embedded sample)
   bench     measure the training step on synthetic data
   tune      time every kernel variant of a model's passes on this adapter, and cache the fastest
+  predict   run a trained model on images (PNG, JPEG, CIFAR-10 .bin) and print JSON lines
+  export-torch  print the model as a PyTorch file (build() and LOSS) that loads Kiln's weights
   adapter   open the WebGPU adapter and print which one it is
 
 ${TRAIN_HELP}
 
 ${BENCH_HELP}
 
-${TUNE_HELP}`;
+${TUNE_HELP}
+
+${PREDICT_HELP}
+
+${EXPORT_TORCH_HELP}`;
 
 async function adapter(): Promise<number> {
   const g = await openNodeDevice();
@@ -34,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'train': return await train(argv.slice(1));
       case 'bench': return await bench(argv.slice(1));
       case 'tune': return await tuneCommand(argv.slice(1));
+      case 'predict': return await predict(argv.slice(1));
+      case 'export-torch': return exportTorch(argv.slice(1));
       case 'adapter': return await adapter();
       case undefined: case '-h': case '--help': console.log(USAGE); return cmd ? 0 : 2;
       default: console.error(`kiln: unknown command '${cmd}'\n${USAGE}`); return 2;

@@ -22,3 +22,8 @@ export function floatsToBytes(values: ArrayLike<number>, range: DataRange): Uint
   const { divisor, shift } = rangeScale(range);
   return Uint8Array.from(values, (v) => Math.round(Math.min(255, Math.max(0, (v - shift) * divisor))));
 }
+
+/** The data range an output activation pairs with: Sigmoid's (0, 1) needs [0, 1] images, Tanh's [−1, 1]. */
+export function defaultRange(model: { outputActivation?: string }): DataRange {
+  return model.outputActivation === 'tanh' ? '-1,1' : '0,1';
+}

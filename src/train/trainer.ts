@@ -8,7 +8,7 @@ import type { StepContext, Tensor } from '../graph/graph.ts';
 import { epochOrder, initBuffers, initParams } from '../nn/init.ts';
 import type { Model } from '../nn/spec.ts';
 import { record, type Dispatch } from '../ops/dispatch.ts';
-import type { DataRange } from '../data/range.ts';
+import { defaultRange, type DataRange } from '../data/range.ts';
 import { planStep, type Plan } from '../plan/plan.ts';
 import { PlanBuffers } from '../run/buffers.ts';
 import { checkLimits } from '../plan/limits.ts';
@@ -51,10 +51,7 @@ export interface TrainerOptions {
   label?: string;
 }
 
-/** The data range an output activation pairs with: Sigmoid's (0, 1) needs [0, 1] images. */
-export function defaultRange(model: Model): DataRange {
-  return model.outputActivation === 'tanh' ? '-1,1' : '0,1';
-}
+export { defaultRange };
 
 /** A warning when the data range cannot be produced by the output activation (the seed's mistake). */
 export function rangeWarning(model: Model, range: DataRange): string | undefined {
@@ -217,6 +214,11 @@ export class Trainer {
   resetGuard(): void {
     this.gpu.device.queue.writeBuffer(this.buffers.buffer(this.tg.halt), 0, new Uint32Array(4));
     this.failure = undefined;
+  }
+
+  /** Compute dispatches one training step records. */
+  get dispatchCount(): number {
+    return this.dispatches.reduce((a, d) => a + d.length, 0);
   }
 
   get epoch(): number {
