@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every suite (Vitest: references, kernels, engine; Playwright: the demo page in Chromium),
+// Runs every suite (Vitest: references, kernels, engine; Playwright: the demo page in Chromium;
+// the consumer suite: the packed tarball installed into a temporary app),
 // then prints one closing line, `N passed, N failed`, summed over all of them. Exits non-zero when
 // anything failed, when a suite did not report, or when no WebGPU adapter could be opened.
 import { spawnSync } from 'node:child_process';
@@ -43,6 +44,18 @@ if (existsSync('playwright.config.ts')) {
   } else broken = true;
   if (pwStatus !== 0 && failed === 0) broken = true;
 }
+
+// Kiln as an installed package: build, pack, install the tarball into a temporary app, run README's
+// Embedding examples (Chromium and Node), a strict TypeScript consumer and the installed CLI.
+const consumerJson = `${out}/consumer.json`;
+const consumerStatus = sh('node', ['scripts/consumer-test.mjs', '--json', consumerJson]);
+if (existsSync(consumerJson)) {
+  const r = JSON.parse(readFileSync(consumerJson, 'utf8'));
+  passed += r.passed;
+  failed += r.failed;
+  if (r.passed + r.failed === 0) broken = true;
+} else broken = true;
+if (consumerStatus !== 0 && failed === 0) broken = true;
 
 if (broken) failed += 1; // a suite that could not report counts as a failure, never as silence
 console.log(`\n${passed} passed, ${failed} failed`);

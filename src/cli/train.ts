@@ -130,7 +130,8 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
       const epochEnd = next % trainer.stepsPerEpoch === 0;
       const checkpointDue = s.dest.checkpoint !== undefined && next < total &&
         ((a.checkpointEvery !== undefined ? next % a.checkpointEvery === 0 : epochEnd) || performance.now() - lastCheckpoint > CHECKPOINT_MS);
-      await trainer.step({ flush: next === total || epochEnd || checkpointDue });
+      // The first step is read back at once, so a user (or a pipe) sees training has started.
+      await trainer.step({ flush: next === total || next === started.step + 1 || epochEnd || checkpointDue });
       gpu.errors.throwIfFailed(`step ${next}`);
       if (epochEnd && evaluator) {
         await trainer.drain();

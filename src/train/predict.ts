@@ -125,6 +125,14 @@ export class Predictor {
     return run;
   }
 
+  /** An autoencoder's reconstructions of `pixels`, as image bytes (CHW per image, same layout). */
+  async reconstruct(pixels: Uint8Array): Promise<Uint8Array> {
+    if (this.model.target !== 'input') {
+      throw new ConfigError('Predictor.reconstruct: the model predicts labels, not images; use predict() for its class probabilities');
+    }
+    return (await this.predict(pixels)).images!;
+  }
+
   private async run(pixels: Uint8Array): Promise<Prediction> {
     const { device } = this.gpu;
     const count = pixels.length / this.inSize;

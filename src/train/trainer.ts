@@ -29,10 +29,13 @@ const LOSS_STAGING = 4;
 export type { Dataset };
 
 export interface TrainerOptions {
-  batch: number;
+  /** Images per step (default 32). */
+  batch?: number;
   optimizer: OptimizerConfig;
-  seed: number;
-  shuffle: boolean;
+  /** Seeds the initialisation, the shuffle and dropout (default 0). */
+  seed?: number;
+  /** A new seeded order every epoch (default true); false: file order. */
+  shuffle?: boolean;
   range?: DataRange;
   profile?: boolean;
   /** With `profile`, time one step in this many (timestamps split the step into more passes). */
@@ -103,7 +106,7 @@ export class Trainer {
     const mode = options.tune ?? 'cached';
     if (mode === 'off') return new Trainer(gpu, model, data, options);
     const range = options.range ?? defaultRange(model);
-    const graph = buildTrainingGraph(model, { batch: options.batch, records: data.count, range, optimizer: options.optimizer, lossRing: 64 }).graph;
+    const graph = buildTrainingGraph(model, { batch: options.batch ?? 32, records: data.count, range, optimizer: options.optimizer, lossRing: 64, seed: options.seed }).graph;
     const cache = options.tuneCache ?? (typeof indexedDB !== 'undefined' ? indexedDbCache() : memoryCache());
     const r = await tune(gpu, [graph], { mode, cache, budgetMs: options.tuneBudgetMs ?? 12_000 });
     const t = new Trainer(gpu, model, data, { ...options, choose: r.choose });
@@ -114,8 +117,17 @@ export class Trainer {
   /** What the tuner chose for each (pass, shape), when made by `create` (empty otherwise). */
   tuning: TuneEntry[] = [];
 
-  constructor(readonly gpu: Gpu, readonly model: Model, readonly data: Dataset, readonly options: TrainerOptions) {
-    const { batch } = options;
+  /** The options as given, with their defaults filled in. */
+  readonly options: TrainerOptions & { batch: number; seed: number; shuffle: boolean };
+
+  constructor(readonly gpu: Gpu, readonly model: Model, readonly data: Dataset, options: TrainerOptions) {
+    if (!gpu || !(gpu.device as unknown) || typeof gpu.wait !== 'function' || !gpu.errors) {
+      throw new ConfigError('Trainer: gpu must be what openDevice / openBrowserDevice / openNodeDevice returned');
+    }
+    if (gpu.errors.lost) throw new ConfigError(`Trainer: gpu is no longer usable (${gpu.errors.lost})`);
+    this.options = { batch: 32, seed: 0, shuffle: true, ...options };
+    options = this.options;
+    const { batch } = this.options;
     const recordSize = model.input.reduce((a, b) => a * b, 1);
     if (data.pixels.length !== data.count * recordSize) {
       throw new ConfigError(`${data.source}: records hold ${data.pixels.length / Math.max(1, data.count)} values, but the model input ` +

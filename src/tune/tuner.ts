@@ -117,7 +117,6 @@ async function measure(gpu: Gpu, graph: Graph, node: Node, pass: Pass<unknown>):
   let reference: Float32Array[] | undefined;
   try {
     for (const v of pass.variants) {
-      if (process.env.KILN_TUNE_DEBUG) console.error(`tune: ${node.label} ${v.name}`, (performance.now() / 1000).toFixed(1));
       const why = v.unsupported?.(caps, node.args);
       if (why) { times[v.name] = `unsupported: ${why}`; continue; }
       try {
