@@ -38,8 +38,9 @@ export interface Gpu {
 }
 
 export function describeAdapter(info: GPUAdapterInfo): string {
-  const parts = [info.vendor, info.description || info.device].filter((s) => s && s.length > 0);
-  const arch = info.architecture || 'unknown';
+  // Some drivers leave `architecture` empty (NVIDIA on Vulkan): name the vendor instead.
+  const arch = info.architecture || info.vendor || 'unknown adapter';
+  const parts = [info.vendor !== arch ? info.vendor : '', info.description || info.device].filter((s) => s && s.length > 0);
   return parts.length > 0 ? `${arch} (${parts.join(', ')})` : arch;
 }
 
