@@ -30,6 +30,7 @@ export type { StepStatus, LossCallback } from './run/losses.ts';
 
 // Tuning.
 export { tune, type TuneEntry, type TuneMode, type TuneOptions, type TuneResult } from './tune/tuner.ts';
+export { runBench, type BenchOptions, type BenchResult } from './bench/run.ts';
 export { memoryCache, adapterFacts, type TuneCache } from './tune/cache.ts';
 export { indexedDbCache } from './tune/cache_idb.ts';
 

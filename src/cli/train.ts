@@ -65,6 +65,7 @@ async function prepare(a: TrainArgs): Promise<Setup> {
     init = r.values;
   }
   const resume = a.resume ? parseCheckpoint(model, readInput(a.resume, '--resume'), a.resume) : undefined;
+  if (resume && resume.optimizer !== JSON.stringify(a.optimizer)) say(`--resume: continuing with ${JSON.stringify(a.optimizer)} (the checkpoint was made with ${resume.optimizer})`);
   const warning = a.range && rangeWarning(model, a.range);
   if (warning) say(`warning: ${warning}`);
   return { a, model, data, evalData, dest, init, resume };
@@ -98,7 +99,8 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
       while (losses[reported + 1] !== undefined) {
         reported++;
         const epoch = Math.floor((reported - 1) / trainer.stepsPerEpoch);
-        if (json) console.log(JSON.stringify({ step: reported, loss: losses[reported], epoch, ...(status.code ? { skipped: true } : {}) }));
+        const l = losses[reported]!; // a skipped step's loss may be NaN or ±inf, which JSON cannot carry
+        if (json) console.log(JSON.stringify({ step: reported, ...(Number.isFinite(l) ? { loss: l } : {}), epoch, ...(status.code ? { skipped: true } : {}) }));
         else progress!.update(reported, total, losses[reported]!, ((reported - started.step) * a.batch) / ((performance.now() - started.at) / 1000));
       }
     },
@@ -169,7 +171,7 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
     const f = trainer.failure;
     if (s.dest.checkpoint) await saveCheckpoint();
     throw new ConfigError(`non-finite values at ${f.message}. Stopped` +
-      (s.dest.checkpoint ? `; ${s.a.checkpoint} holds the last good state (step ${trainer.steps}, before the failure)` : '') +
+      (s.dest.checkpoint ? `; ${s.a.checkpoint} holds the last good state (step ${trainer.appliedSteps}, before the failure)` : '') +
       '. Try a lower --lr, or --on-nonfinite skip');
   }
   if (interrupt.requested) {
@@ -183,10 +185,12 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
 
   const seconds = (performance.now() - started.at) / 1000;
   const run = trainer.steps - started.step;
-  const done = losses.slice(-Math.min(10, run)).filter((x) => x !== undefined);
+  // Skipped steps' losses may be non-finite: the summary is over the steps that were applied.
+  const finite = losses.slice(started.step + 1).filter((x): x is number => x !== undefined && Number.isFinite(x));
+  const done = finite.slice(-10);
   const summary = {
     summary: true, steps: trainer.steps, images_per_s: (run * a.batch) / seconds, seconds,
-    final_loss: losses[trainer.steps], mean_loss_last10: done.reduce((x, y) => x + y, 0) / done.length,
+    final_loss: finite.at(-1), mean_loss_last10: done.length ? done.reduce((x, y) => x + y, 0) / done.length : undefined,
     ...(evals.length ? { eval_loss: evals.at(-1)!.loss, accuracy: evals.at(-1)!.accuracy, best_epoch: best?.epoch } : {}),
     ...(trainer.skipped ? { skipped_steps: trainer.skipped } : {}),
     ...(stoppedEarly ? { early_stop: true } : {}),

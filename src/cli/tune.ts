@@ -5,6 +5,8 @@ import type { Gpu } from '../gpu/device.ts';
 import { buildEvalGraph, buildTrainingGraph, type OptimizerConfig } from '../graph/autograd.ts';
 import type { Model } from '../nn/spec.ts';
 import { defaults, type Choose } from '../run/lower.ts';
+import { planStep } from '../plan/plan.ts';
+import { checkLimits } from '../plan/limits.ts';
 import { tune, type TuneEntry, type TuneMode } from '../tune/tuner.ts';
 import { fileCache } from '../tune/cache_node.ts';
 import { adapterFacts } from '../tune/cache.ts';
@@ -25,6 +27,8 @@ export async function tuneFor(gpu: Gpu, model: Model, o: { tune: TuneMode; batch
   const range = o.range ?? defaultRange(model);
   const graphs = [buildTrainingGraph(model, { batch: o.batch, records: o.records, range, lossRing: 64,
     optimizer: o.optimizer ?? { kind: 'adam', options: { lr: 1e-3 } } }).graph];
+  // Tuning allocates each pass's tensors at full size: refuse a plan the device cannot hold first.
+  checkLimits(planStep(graphs[0]!), gpu.limits, { batch: o.batch, records: o.records });
   if (o.evalRecords) {
     const batch = Math.min(o.batch, o.evalRecords);
     graphs.push(buildEvalGraph(model, { batch, records: o.evalRecords, range, batches: Math.ceil(o.evalRecords / batch) }).graph);

@@ -2,7 +2,7 @@
 // refer to passes by these names and type their arguments through `PassArgs`, importing only
 // types from here, so shape inference never loads WGSL. The runner resolves names to passes.
 import { gatherPass } from './gather.ts';
-import { convForwardPass, convTransposedPass, convGradParamsPass, convGradBiasPass } from './conv_direct.ts';
+import { convForwardPass, convTransposedPass, convGradParamsPass, convGradBiasPass } from './conv_passes.ts';
 import { maxpoolBackwardActPass, maxpoolForwardPass, maxpoolBackwardPass } from './maxpool2d.ts';
 import { activationForwardPass, activationBackwardPass } from './activation_passes.ts';
 import { lossDispatches, lossParts, lossPrepare, type LossArgs } from './loss.ts';

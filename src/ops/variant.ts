@@ -17,6 +17,12 @@ export const capsOf = (device: GPUDevice): DeviceCaps => ({ features: device.fea
 export interface Variant<A> {
   /** Stable name, stored in the tuning cache and printed by `kiln tune` (e.g. 'direct', 'sg-tile-8x4'). */
   readonly name: string;
+  /**
+   * The kind of adapter this kernel shape is built for: register tiles without barriers suit
+   * software adapters, workgroup-memory tiles real GPUs. Only the order in which the tuner tries
+   * variants (and so what a spent budget leaves untried) depends on it — never the choice.
+   */
+  readonly prefers?: 'software' | 'hardware';
   /** Why this variant cannot run this shape on this device (missing feature, limits), or undefined. */
   unsupported?(caps: DeviceCaps, args: A): string | undefined;
   /** Floats of scratch memory it needs besides its outputs (split-K partial sums); 0 when none. */

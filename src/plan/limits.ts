@@ -9,13 +9,20 @@ const bytes = (b: number) => `${gib(b)} (${b.toLocaleString('en-US')} bytes)`;
 
 export interface LimitContext { batch: number; records?: number; where?: string }
 
+/**
+ * Bytes kept free under the device's limit: Dawn pads storage buffers, so on SwiftShader a buffer
+ * of exactly maxBufferSize (1 GiB) fails with out-of-memory while 1 GiB − 16 bytes is allocated.
+ */
+const HEADROOM = 256;
+
 /** Throws a ConfigError for the first tensor or slot that cannot be allocated and bound on this device. */
 export function checkLimits(plan: Plan, limits: GPUSupportedLimits, c: LimitContext): void {
-  const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  const max = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+  const limit = max - HEADROOM;
   const which = limits.maxBufferSize <= limits.maxStorageBufferBindingSize ? 'maxBufferSize' : 'maxStorageBufferBindingSize';
   const over = (name: string, need: number, advice: string): never => {
     throw new ConfigError(`${c.where ? `${c.where}: ` : ''}tensor ${name} needs ${bytes(need)}, over the device's ${which} of ` +
-      `${bytes(limit)}; ${advice}`);
+      `${bytes(max)}; ${advice}`);
   };
   const { tensors } = plan.graph;
   // Transients (activations, gradients, scratch) grow with the batch; they share slots.
@@ -33,6 +40,10 @@ export function checkLimits(plan: Plan, limits: GPUSupportedLimits, c: LimitCont
       over(`${t.name} (${records.toLocaleString('en-US')} records)`, t.bytes,
         `at most ${Math.floor(limit / (t.bytes / records)).toLocaleString('en-US')} records fit`);
     }
-    over(t.name, t.bytes, 'the model is too large for this device');
+    // Parameters, gradients and optimizer state are flat buffers of views: name the largest part.
+    const parts = tensors.filter((v) => v.view?.of === t.id);
+    const part = parts.length > 0 ? parts.reduce((a, b) => (b.bytes > a.bytes ? b : a)) : undefined;
+    over(part ? `${t.name} (the largest of its ${parts.length}: ${part.name}, ${bytes(part.bytes)})` : t.name, t.bytes,
+      'the model is too large for this device');
   }
 }

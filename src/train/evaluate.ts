@@ -90,6 +90,7 @@ export class Evaluator {
 
   destroy(): void {
     this.buffers.destroy();
+    for (const ds of this.dispatches) for (const d of ds) d.uniform?.destroy();
     this.staging.destroy();
   }
 }

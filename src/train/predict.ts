@@ -189,6 +189,7 @@ export class Predictor {
     if (this.disposed) return;
     this.disposed = true;
     this.buffers.destroy();
+    for (const d of this.dispatches) d.uniform?.destroy();
     this.staging.destroy();
   }
 }

@@ -107,6 +107,7 @@ export class Trainer {
     if (mode === 'off') return new Trainer(gpu, model, data, options);
     const range = options.range ?? defaultRange(model);
     const graph = buildTrainingGraph(model, { batch: options.batch ?? 32, records: data.count, range, optimizer: options.optimizer, lossRing: 64, seed: options.seed }).graph;
+    checkLimits(planStep(graph), gpu.limits, { batch: options.batch ?? 32, records: data.count });
     const cache = options.tuneCache ?? (typeof indexedDB !== 'undefined' ? indexedDbCache() : memoryCache());
     const r = await tune(gpu, [graph], { mode, cache, budgetMs: options.tuneBudgetMs ?? 12_000 });
     const t = new Trainer(gpu, model, data, { ...options, choose: r.choose });
@@ -237,6 +238,11 @@ export class Trainer {
     return Math.floor(this.steps / this.stepsPerEpoch);
   }
 
+  /** Steps whose updates the weights on the GPU hold: the submitted ones, or those before a stop-mode failure. */
+  get appliedSteps(): number {
+    return this.failure ? this.failure.step - 1 : this.steps;
+  }
+
   /** Which records step `step` (1-based) trains on, as positions into the epoch's order list. */
   private batchBase(step: number): { base: number; epoch: number } {
     const k = step - 1;
@@ -364,7 +370,7 @@ export class Trainer {
 
   /** num_batches_tracked after the submitted steps: every training step runs every batchnorm in training mode. */
   batchesTracked(name: string): number {
-    return (this.tracked0.get(name) ?? 0) + this.steps;
+    return (this.tracked0.get(name) ?? 0) + this.appliedSteps;
   }
 
   /** The model's weights (parameters and buffers) as a .safetensors file with PyTorch's names. */
@@ -393,10 +399,10 @@ export class Trainer {
     const state = new Map<string, Float32Array>();
     for (const [name, t] of this.tg.state) state.set(name, await this.read(t));
     return {
-      params: await this.params(), state, step: this.steps, epoch: this.epoch, seed: this.options.seed,
+      params: await this.params(), state, step: this.appliedSteps, epoch: Math.floor(this.appliedSteps / this.stepsPerEpoch), seed: this.options.seed,
       optimizer: JSON.stringify(this.options.optimizer), shuffle: this.options.shuffle, batch: this.options.batch,
       dataSource: this.data.source, dataCount: this.data.count, dataHash: await dataHash(this.data),
-      order: this.order(this.batchBase(this.steps + 1).epoch),
+      order: this.order(this.batchBase(this.appliedSteps + 1).epoch),
     };
   }
 
@@ -412,8 +418,11 @@ export class Trainer {
         `sha256 ${c.dataHash.slice(0, 12)}…); pass --allow-new-data to continue on ${this.data.source} anyway`);
     }
     const o = this.options;
+    // The optimizer's kind fixes the state's layout; its hyperparameters (lr, momentum, weight
+    // decay) may change on resume — lowering the learning rate after a divergence, say.
+    const kindOf = (json: string) => { try { return (JSON.parse(json) as { kind?: string }).kind; } catch { return json; } };
     const differs = [
-      ['optimizer', c.optimizer, JSON.stringify(o.optimizer)], ['batch', c.batch, o.batch], ['shuffle', c.shuffle, o.shuffle],
+      ['optimizer', kindOf(c.optimizer), o.optimizer.kind], ['batch', c.batch, o.batch], ['shuffle', c.shuffle, o.shuffle],
       ['seed', c.seed, o.seed], ['records', c.dataCount, this.data.count],
     ].filter(([, a, b]) => a !== b).map(([k, a, b]) => `${k} was ${a}, now ${b}`);
     if (differs.length > 0) throw new ConfigError(`cannot resume: ${differs.join('; ')}`);
@@ -441,6 +450,7 @@ export class Trainer {
     if (this.disposed) return;
     this.disposed = true;
     this.buffers.destroy();
+    for (const ds of this.dispatches) for (const d of ds) d.uniform?.destroy();
     this.reader.destroy();
     this.profiler?.destroy();
   }

@@ -61,7 +61,12 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
   // The most work first, so a budget that runs out leaves only the cheap passes untuned.
   const ordered = [...groups.entries()].sort(([, a], [, b]) => b.pass.flops(b.node.args) - a.pass.flops(a.node.args));
   const caps = capsOf(gpu.device);
-  for (const [k, { pass, node, graph, labels }] of ordered) {
+  const spent = () => o.budgetMs !== undefined && now() - t0 > o.budgetMs;
+  // Variants built for this kind of adapter first; the others in a second round, budget permitting.
+  const preferred = (v: Variant<unknown>) => !v.prefers || (v.prefers === 'software') === gpu.isSoftware;
+  const rounds: { entry: TuneEntry; k: string; group: { pass: Pass<unknown>; node: Node; graph: Graph }; reference?: Float32Array[] }[] = [];
+  for (const [k, group] of ordered) {
+    const { pass, node, labels } = group;
     const base = { pass: pass.name, key: pass.key(node.args), labels, flops: pass.flops(node.args) };
     const hit = cached[k];
     const usable = (name: string | undefined) => {
@@ -71,18 +76,29 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
     let entry: TuneEntry;
     if (o.mode === 'off') entry = { ...base, chosen: pass.variants[0]!.name, source: 'default', times: {} };
     else if (o.mode === 'cached' && hit && usable(hit.chosen)) entry = { ...base, chosen: hit.chosen, source: 'cached', times: hit.times };
-    else if (o.budgetMs !== undefined && now() - t0 > o.budgetMs) {
-      entry = { ...base, chosen: pass.variants[0]!.name, source: 'default', times: { note: 'tuning budget spent' } };
-    } else {
-      const times = await measure(gpu, graph, node, pass);
-      const ok = Object.entries(times).filter((e): e is [string, number] => typeof e[1] === 'number');
-      const best = ok.reduce((a, b) => (b[1] < a[1] ? b : a), ok[0] ?? [pass.variants[0]!.name, 0]);
-      entry = { ...base, chosen: best[0], source: 'measured', times };
-      cached[k] = { chosen: best[0], times };
+    else if (spent()) entry = { ...base, chosen: pass.variants[0]!.name, source: 'default', times: { note: 'tuning budget spent' } };
+    else {
+      const m = await measure(gpu, group.graph, node, pass, pass.variants.filter((v, i) => i === 0 || preferred(v)), {});
+      entry = { ...base, chosen: fastest(m.times, pass), source: 'measured', times: m.times };
+      rounds.push({ entry, k, group, reference: m.reference });
     }
-    choices.set(k, entry.chosen);
     entries.push(entry);
-    o.onEntry?.(entry);
+  }
+  for (const r of rounds) {
+    const rest = r.group.pass.variants.filter((v, i) => i > 0 && !preferred(v));
+    if (rest.length === 0) continue;
+    if (spent()) {
+      for (const v of rest) r.entry.times[v.name] = 'not timed: tuning budget spent';
+      continue;
+    }
+    const m = await measure(gpu, r.group.graph, r.group.node, r.group.pass, rest, { reference: r.reference, times: r.entry.times });
+    Object.assign(r.entry.times, m.times);
+    r.entry.chosen = fastest(r.entry.times, r.group.pass);
+  }
+  for (const r of rounds) cached[r.k] = { chosen: r.entry.chosen, times: r.entry.times };
+  for (const [e, [k]] of entries.map((e, i) => [e, ordered[i]!] as const)) {
+    choices.set(k, e.chosen);
+    o.onEntry?.(e);
   }
   if (o.cache && o.mode !== 'off' && entries.some((e) => e.source === 'measured')) await o.cache.save(sig, cached);
   const choose: Choose = (n) => {
@@ -92,8 +108,19 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
   return { choose, entries, ms: now() - t0 };
 }
 
-/** Runs every supported variant of `node`'s pass on random inputs; ms per run, or why it was dropped. */
-async function measure(gpu: Gpu, graph: Graph, node: Node, pass: Pass<unknown>): Promise<Record<string, number | string>> {
+/** The variant with the lowest time (the default when none was timed). */
+function fastest(times: Record<string, number | string>, pass: Pass<unknown>): string {
+  const ok = Object.entries(times).filter((e): e is [string, number] => typeof e[1] === 'number');
+  return ok.reduce((a, b) => (b[1] < a[1] ? b : a), ok[0] ?? [pass.variants[0]!.name, 0])[0];
+}
+
+/**
+ * Runs `variants` of `node`'s pass on seeded random inputs; ms per run, or why one was dropped.
+ * The first output computed (or `prior.reference`, from an earlier round) is what the others are
+ * checked against, so the default variant must come first in the first round.
+ */
+async function measure(gpu: Gpu, graph: Graph, node: Node, pass: Pass<unknown>, variants: Variant<unknown>[],
+  prior: { reference?: Float32Array[]; times?: Record<string, number | string> }): Promise<{ times: Record<string, number | string>; reference?: Float32Array[] }> {
   const device = gpu.device;
   const caps = capsOf(device);
   const made: GPUBuffer[] = [];
@@ -114,15 +141,18 @@ async function measure(gpu: Gpu, graph: Graph, node: Node, pass: Pass<unknown>):
   }
   const outNames = Object.keys(node.writes).filter((n) => n !== 'scratch');
   const times: Record<string, number | string> = {};
-  let reference: Float32Array[] | undefined;
+  let reference = prior.reference;
+  // The reference (default) variant runs once first, for its output; it is timed properly only at
+  // the end, and only if that rough first time says it could win (it is often by far the slowest).
+  let rough: Variant<unknown> | undefined;
   try {
-    for (const v of pass.variants) {
+    for (const v of variants) {
       const why = v.unsupported?.(caps, node.args);
       if (why) { times[v.name] = `unsupported: ${why}`; continue; }
       try {
-        const best = Math.min(...Object.values(times).filter((t): t is number => typeof t === 'number'));
-        const r = await timeVariant(gpu, node, v, inputs, outNames, (n, bytes) => buffer(`${node.label}/${v.name}/${n}`, bytes), graph, best);
-        if (!reference) reference = r.outputs;
+        const best = Math.min(...[...Object.values(times), ...Object.values(prior.times ?? {})].filter((t): t is number => typeof t === 'number'));
+        const r = await timeVariant(gpu, node, v, inputs, outNames, (n, bytes) => buffer(`${node.label}/${v.name}/${n}`, bytes), graph, reference ? best : 0);
+        if (!reference) { reference = r.outputs; rough = v; }
         else {
           const bad = compare(r.outputs, reference);
           if (bad) { times[v.name] = `wrong: ${bad}`; continue; }
@@ -130,13 +160,17 @@ async function measure(gpu: Gpu, graph: Graph, node: Node, pass: Pass<unknown>):
         times[v.name] = r.ms;
       } catch (e) {
         times[v.name] = `failed: ${(e as Error).message.split('\n')[0]}`;
-        if (v === pass.variants[0]) break; // without the default there is nothing to check against
+        if (!reference) break; // without the default's output there is nothing to check against
       }
+    }
+    const others = Object.entries(times).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0] !== rough?.name).map((e) => e[1]);
+    if (rough && (others.length === 0 || (times[rough.name] as number) <= 2 * Math.min(...others))) {
+      times[rough.name] = (await timeVariant(gpu, node, rough, inputs, outNames, (n, bytes) => buffer(`${node.label}/${rough!.name}/again/${n}`, bytes), graph, Infinity)).ms;
     }
   } finally {
     for (const b of made) b.destroy();
   }
-  return times;
+  return { times, reference };
 }
 
 /** Largest difference relative to the reference's scale; a message when past tolerance. */
@@ -182,17 +216,16 @@ async function timeVariant(gpu: Gpu, node: Node, v: Variant<unknown>, inputs: Re
     }
     return enc;
   };
-  // Warm-up (pipelines finish compiling on first use), and the output to check.
-  device.queue.submit([submit(1).finish()]);
-  const outputs: Float32Array[] = [];
-  for (const o of outs) outputs.push(await read(gpu, o));
-  // One timed run to size the rest: enough runs for ≥ 20 ms, at least 3 — unless it cannot win.
-  const probe = now();
+  // Warm-up (pipelines finish compiling on first use), timed by wall clock to size the rest, and
+  // the output to check. A candidate already 2× slower than the best is not timed further.
+  const warm = now();
   device.queue.submit([submit(1).finish()]);
   await gpu.wait(device.queue.onSubmittedWorkDone());
-  const per = now() - probe;
+  const per = now() - warm;
+  const outputs: Float32Array[] = [];
+  for (const o of outs) outputs.push(await read(gpu, o));
   if (per > 2 * best) return { ms: per, outputs };
-  const runs = Math.max(3, Math.min(50, Math.ceil(20 / Math.max(per, 0.01))));
+  const runs = Math.max(2, Math.min(50, Math.ceil(15 / Math.max(per, 0.01))));
   let ms: number;
   if (device.features.has('timestamp-query')) {
     const q = device.createQuerySet({ type: 'timestamp', count: 2, label: 'tune/stamps' });

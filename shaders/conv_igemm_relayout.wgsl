@@ -1,0 +1,44 @@
+// Lays a convolution's weights out again for the implicit-GEMM kernels: per class (see
+// conv_igemm_common.wgsl) as [group][ci][t][u][co], output channels fastest and padded with zeros to
+// the kernel's channel block, input channels padded with zeros to a multiple of 4. Then 4 output
+// channels are one aligned vec4, and a tap's rows for 4 input channels are a fixed stride apart.
+// Works for conv2d weights [out, in/groups, kh, kw] and conv_transpose2d weights [in, out/groups,
+// kh, kw] alike: only the strides s_co, s_ci, s_g differ. A few thousand floats per step.
+
+struct Relayout {
+  count: u32,     // floats to write: groups × cgx4 × taps.x × taps.y × cop
+  cgx: u32,
+  cgx4: u32,
+  og: u32,
+  cop: u32,
+  s_co: u32,      // stride in w of an output channel within a group
+  s_ci: u32,      // ... of an input channel within a group
+  s_g: u32,       // ... of a group
+  dst: u32,       // where this class's weights start in wt (floats)
+  taps: vec2i,    // the class's taps
+  kfirst: vec2i,  // kernel tap of class tap 0
+  kstep: vec2i,   // kernel taps per class tap (negative for a flipped axis)
+  kernel: vec2i,  // (kh, kw)
+}
+
+@group(0) @binding(0) var<uniform> p: Relayout;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read_write> wt: array<f32>;
+
+@compute @workgroup_size(WG)
+fn relayout(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.count) { return; }
+  let co = i % p.cop;
+  let rest = i / p.cop;
+  let u = i32(rest % u32(p.taps.y));
+  let t = i32((rest / u32(p.taps.y)) % u32(p.taps.x));
+  let ci = (rest / u32(p.taps.x * p.taps.y)) % p.cgx4;
+  let g = rest / (u32(p.taps.x * p.taps.y) * p.cgx4);
+  var v = 0.0;
+  if (co < p.og && ci < p.cgx) {
+    let k = (p.kfirst + p.kstep * vec2i(t, u));
+    v = w[g * p.s_g + co * p.s_co + ci * p.s_ci + u32(k.x * p.kernel.y + k.y)];
+  }
+  wt[p.dst + i] = v;
+}

@@ -1,0 +1,132 @@
+// The register-tiled implicit GEMM of conv_igemm_sg.wgsl, specialised to classes whose output
+// column b reads input columns b−1, b, b+1 (3-wide, stride 1, padding 1: the seed's 3×3 convs and
+// their input gradients) with rows of x and y that are whole vec4s. The inputs of 8 output columns
+// in one input row are then 10 values — two aligned vec4 loads and two scalars instead of 24
+// gathers — and the three column taps are shifts of them. Stores are vec4s along the row.
+// The host checks the preconditions (row3Unsupported in src/ops/conv_igemm.ts).
+
+fn wt_at(g: u32, ci: u32, t: i32, c0: u32) -> u32 {
+  return p.w_off + (((g * p.cgx4 + ci) * u32(p.taps.x) + u32(t)) * 3u) * (p.cop / 4u) + c0 / 4u;
+}
+
+// x at column i of the row starting at `row` as a vec4 aligned at column i (i a multiple of 4),
+// zero when the row is out of range or the vec4 lies past the row's end.
+fn at4(row: u32, ok: bool, i: i32) -> vec4f {
+  return select(vec4f(0.0), x4[(row + u32(min(i, p.in_size.y - 4))) / 4u], ok && i < p.in_size.y);
+}
+fn at1(row: u32, ok: bool, i: i32) -> f32 {
+  return select(0.0, x[row + u32(clamp(i, 0, p.in_size.y - 1))], ok && i >= 0 && i < p.in_size.y);
+}
+
+// The three column taps of 4 output columns whose inputs are `before`, v.x..v.w, `after`:
+// column i of the matrix is output column i, its rows taps u = 0, 1, 2.
+fn taps3(before: f32, v: vec4f, after: f32) -> mat4x3f {
+  return mat4x3f(vec3f(before, v.xy), v.xyz, v.yzw, vec3f(v.zw, after));
+}
+
+// Weights of one input channel and one row tap for 4 output channels, taps u = 0, 1, 2 as columns:
+// W · X (mat3x4 · mat4x3) is then the 4 channels × 4 columns block, 48 multiply-adds.
+fn wmat(u0: vec4f, u1: vec4f, u2: vec4f) -> mat3x4f { return mat3x4f(u0, u1, u2); }
+
+
+// 8 columns × 32 channels per lane; acc[8·pb + c]: columns 4pb.., channels 4c... Per input channel
+// and row tap, the 24 weight vectors (3 column taps × 8) are loaded 6 per lane of a quad and shared.
+@compute @workgroup_size(64)
+fn row3_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sl: u32) {
+  let wg = workgroup_index(wid, nwg);
+  let nblk = (p.c_y / p.og) * p.blocks;
+  let gc = block_of(wg % nblk, 32u);
+  let l = lane_of((wg / nblk) * 64u + li, 8u);
+  let q = sl & 3u;
+  let ihw = u32(p.in_size.x * p.in_size.y);
+  let xg = (l.n * p.c_x + gc.x * p.cgx) * ihw;
+  let cv = p.cop / 4u;
+  // Lane q loads weight vectors 6q..6q+5 of the 24 (vector v: column tap v / 8, channels 4·(v % 8)..).
+  let v0 = 6u * q;
+  let wo = vec4u(v0, v0 + 1u, v0 + 2u, v0 + 3u);
+  let w_lo = (wo / 8u) * cv + wo % 8u;
+  let w_hi = (vec2u(v0 + 4u, v0 + 5u) / 8u) * cv + vec2u(v0 + 4u, v0 + 5u) % 8u;
+  var acc: array<mat4x4f, 16>;
+  for (var t = 0; t < p.taps.x; t++) {
+    let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
+    let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
+    let row_ok = iy >= 0 && iy < p.in_size.x;
+    for (var ci = 0u; ci < p.cgx; ci++) {
+      let r = row + ci * ihw;
+      let va = at4(r, row_ok, l.b0);
+      let vb = at4(r, row_ok, l.b0 + 4);
+      let x0 = taps3(at1(r, row_ok, l.b0 - 1), va, vb.x);
+      let x1 = taps3(va.w, vb, at1(r, row_ok, l.b0 + 8));
+      let wb = wt_at(gc.x, ci, t, gc.y);
+      let o0 = wt[wb + w_lo.x];
+      let o1 = wt[wb + w_lo.y];
+      let o2 = wt[wb + w_lo.z];
+      let o3 = wt[wb + w_lo.w];
+      let o4 = wt[wb + w_hi.x];
+      let o5 = wt[wb + w_hi.y];
+      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o2, 1u), quadBroadcast(o4, 2u));
+      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o3, 1u), quadBroadcast(o5, 2u));
+      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o4, 1u), quadBroadcast(o0, 3u));
+      let w3 = wmat(quadBroadcast(o3, 0u), quadBroadcast(o5, 1u), quadBroadcast(o1, 3u));
+      let w4 = wmat(quadBroadcast(o4, 0u), quadBroadcast(o0, 2u), quadBroadcast(o2, 3u));
+      let w5 = wmat(quadBroadcast(o5, 0u), quadBroadcast(o1, 2u), quadBroadcast(o3, 3u));
+      let w6 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o2, 2u), quadBroadcast(o4, 3u));
+      let w7 = wmat(quadBroadcast(o1, 1u), quadBroadcast(o3, 2u), quadBroadcast(o5, 3u));
+      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
+      acc[4] += w4 * x0; acc[5] += w5 * x0; acc[6] += w6 * x0; acc[7] += w7 * x0;
+      acc[8] += w0 * x1; acc[9] += w1 * x1; acc[10] += w2 * x1; acc[11] += w3 * x1;
+      acc[12] += w4 * x1; acc[13] += w5 * x1; acc[14] += w6 * x1; acc[15] += w7 * x1;
+    }
+  }
+  for (var k = 0u; k < 16u; k++) { store_row4(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
+}
+
+// 16 columns × 16 channels per lane (layers with 16 or fewer output channels per group);
+// acc[4·pb + c]: columns 4pb.., channels 4c... 12 weight vectors per input channel and row tap,
+// 3 per lane.
+@compute @workgroup_size(64)
+fn row3_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sl: u32) {
+  let wg = workgroup_index(wid, nwg);
+  let nblk = (p.c_y / p.og) * p.blocks;
+  let gc = block_of(wg % nblk, 16u);
+  let l = lane_of((wg / nblk) * 64u + li, 16u);
+  let q = sl & 3u;
+  let ihw = u32(p.in_size.x * p.in_size.y);
+  let xg = (l.n * p.c_x + gc.x * p.cgx) * ihw;
+  let cv = p.cop / 4u;
+  // Lane q loads weight vectors 3q..3q+2 of the 12 (vector v: column tap v / 4, channels 4·(v % 4)..).
+  let wo = vec3u(3u * q, 3u * q + 1u, 3u * q + 2u);
+  let wq = (wo / 4u) * cv + wo % 4u;
+  var acc: array<mat4x4f, 16>;
+  for (var t = 0; t < p.taps.x; t++) {
+    let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
+    let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
+    let row_ok = iy >= 0 && iy < p.in_size.x;
+    for (var ci = 0u; ci < p.cgx; ci++) {
+      let r = row + ci * ihw;
+      let va = at4(r, row_ok, l.b0);
+      let vb = at4(r, row_ok, l.b0 + 4);
+      let vc = at4(r, row_ok, l.b0 + 8);
+      let vd = at4(r, row_ok, l.b0 + 12);
+      let x0 = taps3(at1(r, row_ok, l.b0 - 1), va, vb.x);
+      let x1 = taps3(va.w, vb, vc.x);
+      let x2 = taps3(vb.w, vc, vd.x);
+      let x3 = taps3(vc.w, vd, at1(r, row_ok, l.b0 + 16));
+      let wb = wt_at(gc.x, ci, t, gc.y);
+      let o0 = wt[wb + wq.x];
+      let o1 = wt[wb + wq.y];
+      let o2 = wt[wb + wq.z];
+      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+      let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
+      acc[4] += w0 * x1; acc[5] += w1 * x1; acc[6] += w2 * x1; acc[7] += w3 * x1;
+      acc[8] += w0 * x2; acc[9] += w1 * x2; acc[10] += w2 * x2; acc[11] += w3 * x2;
+      acc[12] += w0 * x3; acc[13] += w1 * x3; acc[14] += w2 * x3; acc[15] += w3 * x3;
+    }
+  }
+  for (var k = 0u; k < 16u; k++) { store_row4(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
+}

@@ -1,0 +1,83 @@
+// The convolution passes with every kernel variant the tuner may choose among. Variant 0 of each is
+// today's direct register-blocked kernel (conv_direct.ts); the others are exact against the same
+// float64 references, and each says why it cannot run a shape or device (`unsupported`).
+//   conv.forward      y = act(conv2d(x, w) + bias)             io: x, w, bias?, y (+ scratch)
+//   conv.transposed   y = act(conv_transpose2d(x, w) + bias)   io: x, w, bias?, y (+ scratch)
+//   conv.grad_params  dw (and db = Σ dy when args.bias) of conv2d geometry g   io: x, dy, dw, db?, scratch?
+//   conv.grad_bias    db = Σ dy (a transposed conv's bias)     io: dy, db, scratch?
+// A transposed conv's weight gradient is conv.grad_params on swapSides(g) with x and dy exchanged.
+import { convForwardPass as direct0, convTransposedPass as directT, convGradParamsPass as directP, convGradBiasPass as directB, type ConvArgs } from './conv_direct.ts';
+import { convMacs, swapSides } from '../geometry/conv.ts';
+import { capsOf, type DeviceCaps, type Pass, type Variant } from './variant.ts';
+import { actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, row3Unsupported, s2Unsupported, type TileKernel, type TiledConfig } from './conv_igemm.ts';
+import { gradParamsVariants, gradBiasVariants } from './conv_splitk.ts';
+import { d2sVariants } from './conv_d2s.ts';
+
+export type { ConvArgs } from './conv_direct.ts';
+export { capsOf };
+
+const key = (a: ConvArgs) => JSON.stringify(a);
+
+export const noSubgroups = (caps: DeviceCaps): string | undefined => (caps.features.has('subgroups') ? undefined : 'no subgroups');
+
+/** Register-tiled implicit GEMM (subgroup broadcast, no barriers): SwiftShader's shape. */
+function registerVariant(name: string, transposed: boolean, k: TileKernel): Variant<ConvArgs> {
+  return {
+    name, prefers: 'software',
+    unsupported: (caps, a) => noSubgroups(caps) ?? (k.shader === 'row3' ? row3Unsupported(igemmLayout(a.g, transposed))
+      : k.shader === 's2' ? s2Unsupported(igemmLayout(a.g, transposed)) : undefined),
+    scratch: (a) => igemmScratch(igemmLayout(a.g, transposed), k.block),
+    build: (d, a, io, label) => igemmRegister(d, igemmLayout(a.g, transposed), k,
+      { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, scratch: io.scratch! }, actOverrides(a), label),
+  };
+}
+
+/** Workgroup-memory tiled implicit GEMM: the real-GPU shape. */
+function tiledVariant(name: string, transposed: boolean, t: TiledConfig): Variant<ConvArgs> {
+  return {
+    name, prefers: 'hardware',
+    scratch: (a) => igemmScratch(igemmLayout(a.g, transposed), t.bn),
+    build: (d, a, io, label) => igemmTiled(d, igemmLayout(a.g, transposed), t,
+      { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, scratch: io.scratch! }, actOverrides(a), label),
+  };
+}
+
+const TILED: Record<string, TiledConfig> = {
+  'tiled-64x32': { bm: 64, bn: 32, bk: 16, tm: 8 },
+  'tiled-32x32': { bm: 32, bn: 32, bk: 32, tm: 4 },
+};
+
+function igemmVariants(transposed: boolean): Variant<ConvArgs>[] {
+  return [
+    registerVariant('row3-r32', transposed, { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
+    registerVariant('row3-r16', transposed, { shader: 'row3', entry: 'row3_r16', block: 16, cols: 16 }),
+    registerVariant('sg-r32', transposed, { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 }),
+    registerVariant('sg-r16', transposed, { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 }),
+    ...Object.entries(TILED).map(([n, t]) => tiledVariant(n, transposed, t)),
+  ];
+}
+
+export const convForwardPass: Pass<ConvArgs> = {
+  name: 'conv.forward', inputs: ['x', 'w', 'bias'], outputs: ['y'], key, flops: (a) => 2 * convMacs(a.g),
+  variants: [direct0.variants[0]!, ...igemmVariants(false),
+    registerVariant('s2d-r16', false, { shader: 's2', entry: 's2_r16', block: 16, cols: 16 }),
+    registerVariant('s2d-r32', false, { shader: 's2', entry: 's2_r32', block: 32, cols: 8 })],
+};
+
+export const convTransposedPass: Pass<ConvArgs> = {
+  name: 'conv.transposed', inputs: ['x', 'w', 'bias'], outputs: ['y'], key, flops: (a) => 2 * convMacs(swapSides(a.g)),
+  variants: [directT.variants[0]!, ...igemmVariants(true), ...d2sVariants],
+};
+
+export const convGradParamsPass: Pass<ConvArgs> = {
+  name: 'conv.grad_params', inputs: ['x', 'dy'], outputs: ['dw', 'db'], key, flops: (a) => 2 * convMacs(a.g),
+  variants: [directP.variants[0]!, ...gradParamsVariants],
+};
+
+export const convGradBiasPass: Pass<ConvArgs> = {
+  name: 'conv.grad_bias', inputs: ['dy'], outputs: ['db'], key, flops: () => 0,
+  variants: [directB.variants[0]!, ...gradBiasVariants],
+};
+
+/** Every pass here, for tests and the timing script. */
+export const CONV_PASSES = [convForwardPass, convTransposedPass, convGradParamsPass, convGradBiasPass] as const;

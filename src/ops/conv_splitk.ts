@@ -1,0 +1,135 @@
+// Convolution weight and bias gradients as deterministic split-K sums (see conv_splitk.wgsl): the
+// batch × pixels are cut into a fixed number of chunks, each chunk's partial sums land in the
+// scratch buffer, and one more dispatch adds them in chunk order. The split count is part of the
+// variant: more chunks give a big GPU more threads, fewer keep a CPU adapter's sums short.
+import type { ConvGeometry } from '../geometry/conv.ts';
+import type { Binding } from '../gpu/kernel.ts';
+import { WORKGROUP_SIZE } from '../gpu/kernel.ts';
+import { makeDispatch, placeholder, shader, type Dispatch } from './dispatch.ts';
+import type { Variant } from './variant.ts';
+import type { ConvArgs } from './conv_direct.ts';
+import splitkWgsl from '../../shaders/conv_splitk.wgsl?raw';
+import { subgroupShader } from './conv_igemm.ts';
+
+// The quad-sharing row kernel sits after a marker line: `enable subgroups;` cannot be compiled on a
+// device without the feature, so the other kernels are compiled from the part before it.
+const MARK = '// ---- subgroup kernels';
+const splitkShader = shader('conv_splitk', splitkWgsl.slice(0, splitkWgsl.indexOf(MARK)));
+const splitkSgShader = subgroupShader('conv_splitk_sg', splitkWgsl);
+
+type Kind = 'row3' | 'sg' | 's2' | 'tiled';
+/** The tiled kernel's tile: BM output channels × BN (ci, ky, kx) per workgroup, BK pixels a step. */
+const TILE = { bm: 16, bn: 64, bk: 32 };
+
+interface Plan {
+  uniform: Record<string, number | readonly number[]>; invocations: number; chunks: number; partStride: number;
+  entry: string; overrides: Record<string, number>;
+}
+
+function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean): Plan {
+  const cgx = g.cIn / g.groups, og = g.cOut / g.groups, khw = g.kernel[0] * g.kernel[1];
+  const [oh, ow] = g.outSize;
+  const steps = kind === 'tiled' ? g.batch * oh * ow : g.batch * oh * Math.ceil(ow / 4);
+  const kblocks = kind === 'row3' ? Math.ceil(g.kernel[0] / 3) : kind === 's2' ? Math.ceil(cgx / 2)
+    : kind === 'sg' ? Math.ceil((cgx * khw) / 8) : Math.ceil((cgx * khw) / TILE.bn);
+  const blocks = Math.ceil(og / (kind === 'tiled' ? TILE.bm : 16));
+  const chunkSteps = Math.ceil(steps / Math.min(split, steps));
+  const chunks = Math.ceil(steps / chunkSteps);
+  const dwLen = g.cOut * cgx * khw;
+  const partStride = dwLen + (hasBias ? g.cOut : 0);
+  const lanes = g.groups * blocks * (kind === 'row3' ? cgx * kblocks : kblocks);
+  // row3: a workgroup holds the (ci, row-tap block) lanes of one channel block and chunk, WGX of them
+  // (4, 16 or 64: each size is its own pipeline, so only a few).
+  const wgx = [4, 16, 64].find((w) => w >= cgx * kblocks) ?? 64;
+  const workgroups = kind === 'tiled' ? lanes * chunks : kind === 'row3' ? g.groups * blocks * Math.ceil((cgx * kblocks) / wgx) * chunks
+    : Math.ceil((lanes * chunks) / 64);
+  return {
+    entry: `${kind}_dw`, chunks, partStride, invocations: workgroups * WORKGROUP_SIZE, overrides: kind === 'row3' ? { WGX: wgx } : {},
+    uniform: {
+      batch: g.batch, c_x: g.cIn, c_y: g.cOut, cgx, og, groups: g.groups, blocks, kblocks, chunks, chunk_steps: chunkSteps, steps,
+      has_bias: hasBias ? 1 : 0, part_stride: partStride, dw_len: dwLen,
+      in_size: g.inSize, out_size: g.outSize, kernel: g.kernel, stride: g.stride, pad: g.padding, dilation: g.dilation,
+    },
+  };
+}
+
+function reduce(device: GPUDevice, pl: Plan, part: Binding, dw: Binding, db: Binding | undefined, label: string): Dispatch {
+  return makeDispatch(device, splitkShader, 'reduce', `${label}/sum`, pl.partStride, pl.uniform,
+    { part_in: part, dw, db: db ?? placeholder(device) });
+}
+
+/** Why the row kernel cannot take this geometry (it needs 3-wide, stride-1, padding-1 rows of whole vec4s). */
+export function row3GradUnsupported(g: ConvGeometry): string | undefined {
+  if (!(g.kernel[1] === 3 && g.stride[1] === 1 && g.padding[1] === 1 && g.dilation[1] === 1)) {
+    return 'needs 3-wide, stride-1, padding-1 rows (kernel width 3, stride 1, padding 1, dilation 1)';
+  }
+  if (g.inSize[1] % 4 !== 0 || g.outSize[1] % 4 !== 0) return `row widths ${g.inSize[1]}, ${g.outSize[1]} are not multiples of 4`;
+  return undefined;
+}
+
+/** Why the 2×2 space-to-depth kernel cannot take this geometry (kernel = stride = 2, padding 0, rows of whole vec4s). */
+export function s2GradUnsupported(g: ConvGeometry): string | undefined {
+  if (g.kernel[0] !== 2 || g.kernel[1] !== 2 || g.stride[0] !== 2 || g.stride[1] !== 2) return `kernel ${g.kernel.join('×')}, stride ${g.stride.join('×')} are not both 2×2`;
+  if (g.padding[0] !== 0 || g.padding[1] !== 0 || g.dilation[0] !== 1 || g.dilation[1] !== 1) return 'padding is not 0 or dilation not 1';
+  if (g.inSize[1] % 8 !== 0) return `input width ${g.inSize[1]} is not a multiple of 8`;
+  return undefined;
+}
+
+function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs> {
+  return {
+    name, prefers: kind === 'tiled' ? 'hardware' : 'software',
+    unsupported: (caps, a) => (kind === 's2' ? s2GradUnsupported(a.g)
+      : kind === 'row3' ? (caps.features.has('subgroups') ? row3GradUnsupported(a.g) : 'no subgroups') : undefined),
+    scratch: (a) => { const pl = plan(a.g, kind, split, a.bias); return pl.chunks * pl.partStride; },
+    build: (d, a, io, label) => {
+      const pl = plan(a.g, kind, split, a.bias);
+      const x = io.x!, dy = io.dy!, part = io.scratch!;
+      // The subgroup kernel reads dy as vec4s when its rows are whole vec4s.
+      const v4 = kind === 'sg' && a.g.outSize[1] % 4 === 0;
+      const buffers: Record<string, Binding> = kind === 'row3' ? { x, x4: x, dy4: dy, part }
+        : kind === 's2' ? { x4: x, dy4: dy, part } : v4 ? { x, dy4: dy, part } : { x, dy, part };
+      const tile: Record<string, number> = kind === 'tiled' ? { TBM: TILE.bm, TBN: TILE.bn, TBK: TILE.bk } : pl.overrides;
+      return [
+        makeDispatch(d, kind === 'row3' ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
+          pl.invocations, pl.uniform, buffers, tile),
+        reduce(d, pl, part, io.dw!, a.bias ? io.db : undefined, label),
+      ];
+    },
+  };
+}
+
+export const gradParamsVariants: Variant<ConvArgs>[] = [
+  gradVariant('row3-split16', 'row3', 16),
+  gradVariant('row3-split64', 'row3', 64),
+  gradVariant('row3-split256', 'row3', 256),
+  gradVariant('sg-split16', 'sg', 16),
+  gradVariant('sg-split64', 'sg', 64),
+  gradVariant('sg-split256', 'sg', 256),
+  gradVariant('s2d-split16', 's2', 16),
+  gradVariant('s2d-split64', 's2', 64),
+  gradVariant('tiled-split8', 'tiled', 8),
+  gradVariant('tiled-split32', 'tiled', 32),
+];
+
+/** db = Σ dy per channel, split over images, summed as vec4s along each plane. */
+function biasVariant(name: string, split: number): Variant<ConvArgs> {
+  const pl = (g: ConvGeometry) => {
+    const chunkSteps = Math.ceil(g.batch / Math.min(split, g.batch));
+    const chunks = Math.ceil(g.batch / chunkSteps);
+    return { chunks, uniform: { ...plan(g, 'sg', 1, true).uniform, chunks, chunk_steps: chunkSteps, part_stride: g.cOut, dw_len: 0 } };
+  };
+  return {
+    name,
+    unsupported: (_caps, a) => ((a.g.outSize[0] * a.g.outSize[1]) % 4 !== 0 ? `output plane ${a.g.outSize.join('×')} is not a whole number of vec4s` : undefined),
+    scratch: (a) => pl(a.g).chunks * a.g.cOut,
+    build: (d, a, io, label) => {
+      const p = pl(a.g);
+      return [
+        makeDispatch(d, splitkShader, 'bias_sum', `${label}/chunks`, p.chunks * a.g.cOut, p.uniform, { dy4: io.dy!, part: io.scratch! }),
+        makeDispatch(d, splitkShader, 'reduce', `${label}/sum`, a.g.cOut, p.uniform, { part_in: io.scratch!, dw: placeholder(d), db: io.db! }),
+      ];
+    },
+  };
+}
+
+export const gradBiasVariants: Variant<ConvArgs>[] = [biasVariant('vec4-split8', 8), biasVariant('vec4-split32', 32)];
