@@ -2,7 +2,7 @@
 // the JSON line contract, saved weights and checkpoints, resume, profiles, and one-line errors
 // that leave existing files untouched.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,7 +44,7 @@ describe('kiln train', () => {
   const refusals: [string, string[], RegExp][] = [
     ['a non-numeric batch', ['--batch', 'abc'], /--batch must be an integer ≥ 1, got "abc"/],
     ['an unknown flag', ['--bogus'], /Unknown option '--bogus'/],
-    ['an unknown optimizer', ['--optimizer', 'rmsprop'], /--optimizer must be adam or sgd/],
+    ['an unknown optimizer', ['--optimizer', 'rmsprop'], /--optimizer must be adam or adamw or sgd, got "rmsprop"/],
     ['a missing model file', ['--model', join(dir, 'none.json')], /--model .*none.json: no such file/],
     ['a save folder that does not exist', ['--save', join(dir, 'no', 'w.safetensors')], /--save .*: folder .* does not exist/],
     ['steps and epochs together', ['--steps', '1', '--epochs', '1'], /--steps or --epochs, not both/],
@@ -69,13 +69,16 @@ describe('kiln train', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
-  it('refuses a bad model spec, naming the layer', () => {
-    const spec = join(dir, 'bad.json');
+  it('refuses a bad model spec, naming the layer, and leaves an existing --save file untouched', () => {
+    const spec = join(dir, 'bad.json'), save = join(dir, 'w2.safetensors');
     writeFileSync(spec, JSON.stringify({ input: [3, 32, 32], layers: [{ name: 'enc', type: 'conv2d', out: 8, kernel: 3, padding: 1 }] }));
-    const r = kiln('train', '--model', spec);
+    writeFileSync(save, 'previous w2');
+    const r = kiln('train', '--model', spec, '--save', save);
     expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.err).toMatch(/bad.json: output shape \[8, 32, 32\] \(after layer 0, enc\) must equal the input shape/);
-    expect(existsSync(join(dir, 'w2.safetensors'))).toBe(false);
+    expect(readFileSync(save, 'utf8')).toBe('previous w2');
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 });
 
