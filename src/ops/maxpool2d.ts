@@ -2,11 +2,21 @@
 import type { Binding } from '../gpu/kernel.ts';
 import { pool2dGeometry, type PoolGeometry, type PoolOptions } from '../geometry/pool.ts';
 import poolWgsl from '../../shaders/maxpool2d.wgsl?raw';
+import poolK2Wgsl from '../../shaders/maxpool2d_k2.wgsl?raw';
 import { makeDispatch, shader, type Dispatch } from './dispatch.ts';
 import { singlePass } from './variant.ts';
 import { activationOverrides } from './activation.ts';
 
 export const maxpool2dShader = shader('maxpool2d', poolWgsl);
+export const maxpool2dK2Shader = shader('maxpool2d_k2', poolK2Wgsl);
+
+/**
+ * The vec4 2×2 path (maxpool2d_k2.wgsl) applies: kernel = stride = 2, no padding, an even input
+ * height and a width that is a multiple of 8 (whole vec4s of outputs, no uncovered pixels).
+ */
+export const isK2 = (g: PoolGeometry): boolean => g.kernel[0] === 2 && g.kernel[1] === 2 && g.stride[0] === 2 && g.stride[1] === 2 &&
+  g.padding[0] === 0 && g.padding[1] === 0 && g.inShape[2] % 2 === 0 && g.inShape[3] % 8 === 0;
+const k2Invocations = (g: PoolGeometry) => g.planes * g.outShape[2] * (g.outShape[3] / 4);
 
 export type { PoolGeometry } from '../geometry/pool.ts';
 export const maxpool2dGeometry = (input: readonly number[], o: PoolOptions, op = 'maxpool2d'): PoolGeometry => pool2dGeometry(input, o, op);
@@ -22,11 +32,13 @@ function uniform(g: PoolGeometry) {
 /** y and argmax (i32, one per output element: iy*W+ix within its plane). */
 export function maxpool2dForward(device: GPUDevice, g: PoolGeometry, b: { x: Binding; y: Binding; argmax: Binding },
   label = 'maxpool2d/forward'): Dispatch {
+  if (isK2(g)) return makeDispatch(device, maxpool2dK2Shader, 'forward', label, k2Invocations(g), uniform(g), { x4: b.x, y4: b.y, argmax4: b.argmax });
   return makeDispatch(device, maxpool2dShader, 'forward', label, g.planes * g.outShape[2] * g.outShape[3], uniform(g), b);
 }
 
 export function maxpool2dBackward(device: GPUDevice, g: PoolGeometry, b: { dy: Binding; argmax: Binding; dx: Binding },
   label = 'maxpool2d/backward'): Dispatch {
+  if (isK2(g)) return makeDispatch(device, maxpool2dK2Shader, 'backward', label, k2Invocations(g), uniform(g), { g4: b.dy, arg4: b.argmax, dx4: b.dx });
   return makeDispatch(device, maxpool2dShader, 'backward', label, g.planes * g.inShape[2] * g.inShape[3], uniform(g),
     { g: b.dy, arg: b.argmax, dx: b.dx });
 }
@@ -49,5 +61,8 @@ function gradOverrides(a: PoolActArgs): Record<string, number> {
 
 /** io: dy, argmax, fy (the activation's output) → dx, the gradient at the activation's input. */
 export const maxpoolBackwardActPass = singlePass<PoolActArgs>('maxpool2d.backward_act', ['dy', 'argmax', 'fy'], ['dx'],
-  (d, a, io, label) => [makeDispatch(d, maxpool2dShader, 'backward_act', label, a.g.planes * a.g.inShape[2] * a.g.inShape[3], uniform(a.g),
-    { g: io.dy!, arg: io.argmax!, fy: io.fy!, dx: io.dx! }, gradOverrides(a))]);
+  (d, a, io, label) => [isK2(a.g)
+    ? makeDispatch(d, maxpool2dK2Shader, 'backward_act', label, k2Invocations(a.g), uniform(a.g),
+      { g4: io.dy!, arg4: io.argmax!, fy4: io.fy!, dx4: io.dx! }, gradOverrides(a))
+    : makeDispatch(d, maxpool2dShader, 'backward_act', label, a.g.planes * a.g.inShape[2] * a.g.inShape[3], uniform(a.g),
+      { g: io.dy!, arg: io.argmax!, fy: io.fy!, dx: io.dx! }, gradOverrides(a))]);
