@@ -7,6 +7,7 @@ import { buildModel, CAE_SPEC } from '../src/nn/spec.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import type { OptimizerConfig } from '../src/graph/autograd.ts';
 import { gpu, scoped } from './gpu.ts';
+import { memoryCache } from '../src/tune/cache.ts';
 
 const load = (f: string) => parseSafetensors(new Uint8Array(readFileSync(new URL(`./fixtures/${f}`, import.meta.url))), f).tensors;
 const fb = load('cae_forward_backward.safetensors');
@@ -16,13 +17,16 @@ const pixels = Uint8Array.from(images.data);
 const model = buildModel(CAE_SPEC, 'cae');
 const init = new Map(model.params.map((p) => [p.name, tr.get(`init.${p.name}`)!.data]));
 
-async function train(optimizer: OptimizerConfig, steps: number) {
+/** `tuned`: the kernel variants the tuner picks on this adapter, instead of the defaults. */
+async function train(optimizer: OptimizerConfig, steps: number, tuned = false) {
   const g = await gpu();
   const losses: number[] = [];
+  const data = { count: 8, pixels, source: 'fixture' };
   return scoped(g, async () => {
-    const t = new Trainer(g, model, { count: 8, pixels, source: 'fixture' }, {
-      batch: 8, optimizer, seed: 0, shuffle: false, init, onLoss: (s, l) => { losses[s - 1] = l; },
-    });
+    const options = { batch: 8, optimizer, seed: 0, shuffle: false, init, onLoss: (s: number, l: number) => { losses[s - 1] = l; } };
+    const t = tuned ? await Trainer.create(g, model, data, { ...options, tune: 'cached', tuneCache: cache, tuneBudgetMs: 60_000 })
+      : new Trainer(g, model, data, options);
+    if (tuned) expect(t.tuning.filter((e) => e.chosen !== 'direct').length, 'the tuner picked some non-default kernels').toBeGreaterThan(0);
     for (let i = 0; i < steps; i++) await t.step({ flush: i === steps - 1 });
     await t.drain();
     const params = await t.params();
@@ -52,17 +56,22 @@ function expectLikeTorch(prefix: string, got: { losses: number[]; params: Map<st
   }
 }
 
-describe('training steps equal PyTorch from the same start', () => {
-  it('1 SGD step (lr 0.01)', async () => {
-    expectLikeTorch('sgd', await train({ kind: 'sgd', options: { lr: 0.01 } }, 1));
+// One tuning cache for the file: the three runs share their shapes, so only the first measures.
+const cache = memoryCache();
+
+for (const tuned of [false, true]) {
+  describe(`training steps equal PyTorch from the same start (${tuned ? 'tuned kernels' : 'default kernels'})`, () => {
+    it('1 SGD step (lr 0.01)', async () => {
+      expectLikeTorch('sgd', await train({ kind: 'sgd', options: { lr: 0.01 } }, 1, tuned));
+    });
+    it('3 SGD steps with momentum 0.9', async () => {
+      expectLikeTorch('sgdm', await train({ kind: 'sgd', options: { lr: 0.01, momentum: 0.9 } }, 3, tuned));
+    });
+    it('3 Adam steps (lr 1e-3, PyTorch defaults)', async () => {
+      expectLikeTorch('adam', await train({ kind: 'adam', options: { lr: 1e-3 } }, 3, tuned));
+    });
   });
-  it('3 SGD steps with momentum 0.9', async () => {
-    expectLikeTorch('sgdm', await train({ kind: 'sgd', options: { lr: 0.01, momentum: 0.9 } }, 3));
-  });
-  it('3 Adam steps (lr 1e-3, PyTorch defaults)', async () => {
-    expectLikeTorch('adam', await train({ kind: 'adam', options: { lr: 1e-3 } }, 3));
-  });
-});
+}
 
 describe('reconstructions', () => {
   it('a forward-only plan on the trainer\'s live weights gives PyTorch\'s output (as bytes)', async () => {
