@@ -14,7 +14,7 @@ describe('the float64 reference', () => {
     const r = mulberry32(5), m = 3, n = 4, k = 5;
     const a = rand([m, k], r).data, b = rand([k, n], r).data;
     const outer = new Float64Array(m * n);
-    for (let t = 0; t < k; t++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) outer[i * n + j] += a[i * k + t]! * b[t * n + j]!;
+    for (let t = 0; t < k; t++) for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) outer[i * n + j]! += a[i * k + t]! * b[t * n + j]!;
     const c = gemmRef(a, b, m, n, k);
     for (let i = 0; i < c.length; i++) expect(c[i]).toBeCloseTo(outer[i]!, 12);
   });

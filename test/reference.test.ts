@@ -178,7 +178,7 @@ describe('convTranspose2d reference', () => {
       const ww = rand([3, 2, k, k], rng); // conv2d [out=3, in=2]; convT reads it as [in=3, out=2]
       const cp: Conv2dParams = { stride: [s, s], padding: [p, p] };
       const y = conv2d(xx, ww, null, cp);
-      const [oh, ow] = [y.shape[2], y.shape[3]];
+      const [oh, ow] = [y.shape[2]!, y.shape[3]!];
       // outputPadding that makes convT land back on the conv2d input size
       const op: P2 = [H - convTranspose2dOutSize(oh, k, s, p, 0), H + 1 - convTranspose2dOutSize(ow, k, s, p, 0)];
       const u = rand(y.shape, rng);
@@ -216,7 +216,7 @@ function distinct(shape: number[], rng: Rng): Tensor {
   const v = Array.from({ length: n }, (_, i) => (i - n / 2) * 0.01);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
-    [v[i], v[j]] = [v[j], v[i]];
+    [v[i], v[j]] = [v[j]!, v[i]!];
   }
   t.data.set(v);
   return t;
@@ -314,7 +314,7 @@ describe('activations reference', () => {
       const rng = mulberry32(name.length * 101);
       const x = rand([60], rng).data.map((v) => 3 * v);
       // keep clear of the kinks at 0 (relu, selu) where a central difference straddles both sides
-      for (let i = 0; i < x.length; i++) if (Math.abs(x[i]) < 1e-3) x[i] = 0.5;
+      for (let i = 0; i < x.length; i++) if (Math.abs(x[i]!) < 1e-3) x[i] = 0.5;
       const r = rand([60], rng).data;
       expectGradOk(checkGradients(() => dot(fwd(x), r), [x], [bwd(x, r)]));
     });
@@ -374,7 +374,7 @@ describe('optimizer reference', () => {
     const p = p0.slice();
     adamStep(p, g, adamState(5), { lr: 0.1 });
     for (let i = 0; i < p.length; i++) {
-      expect(Math.abs(p0[i] - p[i] - 0.1 * Math.sign(g[i]))).toBeLessThan(1e-5 * 0.1);
+      expect(Math.abs(p0[i]! - p[i]! - 0.1 * Math.sign(g[i]!))).toBeLessThan(1e-5 * 0.1);
     }
   });
 
@@ -392,7 +392,7 @@ describe('optimizer reference', () => {
     expect(st.step).toBe(2);
     expect(st.m[0]).toBeCloseTo(0.02, 15);
     expect(st.v[0]).toBeCloseTo(0.00031225, 16);
-    expect(Math.abs(p[0] - 0.8733662987078462)).toBeLessThan(1e-12);
+    expect(Math.abs(p[0]! - 0.8733662987078462)).toBeLessThan(1e-12);
   });
 
   it('adam weight decay is L2 on the gradient (a zero gradient still moves a nonzero param)', () => {
@@ -407,7 +407,7 @@ describe('optimizer reference', () => {
 describe('finite-difference checker', () => {
   it('flags a wrong gradient and reports where', () => {
     const x = Float64Array.from([1, 2, 3]);
-    const f = (inp: Float64Array[]) => inp[0].reduce((s, v) => s + v * v, 0);
+    const f = (inp: Float64Array[]) => inp[0]!.reduce((s, v) => s + v * v, 0);
     expectGradOk(checkGradients(f, [x], [Float64Array.from([2, 4, 6])]));
     const bad = checkGradients(f, [x], [Float64Array.from([2, 4.1, 6])]);
     expect(bad.ok).toBe(false);

@@ -92,8 +92,8 @@ export function parseSafetensors(bytes: Uint8Array, source = 'safetensors'): Saf
     }
     if (dtype !== 'F32' && dtype !== 'I64') fail(`tensor "${name}": dtype ${dtype} is not supported (only F32, and I64 for counters)`);
     const width = WIDTH[dtype];
-    const begin: number = offsets[0];
-    const end: number = offsets[1];
+    const begin: number = offsets[0]!;
+    const end: number = offsets[1]!;
     if (end < begin) fail(`tensor "${name}": data_offsets end ${end} is before begin ${begin}`);
     const dims: number[] = shape;
     const count = dims.reduce((a, b) => a * b, 1);

@@ -40,17 +40,17 @@ export function checkGradients(
   let worstRatio = -1;
   let ok = true;
   for (let k = 0; k < inputs.length; k++) {
-    const x = inputs[k];
-    if (grads[k].length !== x.length) throw new Error(`checkGradients: grad ${k} has wrong length`);
+    const x = inputs[k]!;
+    if (grads[k]!.length !== x.length) throw new Error(`checkGradients: grad ${k} has wrong length`);
     for (let i = 0; i < x.length; i++) {
-      const orig = x[i];
+      const orig = x[i]!;
       x[i] = orig + eps;
       const fp = f(inputs);
       x[i] = orig - eps;
       const fm = f(inputs);
       x[i] = orig;
       const numeric = (fp - fm) / (2 * eps);
-      const analytic = grads[k][i];
+      const analytic = grads[k]![i]!;
       const error = Math.abs(analytic - numeric);
       const tolerance = atol + rtol * Math.abs(numeric);
       // NaN anywhere is a failure and must also win the "worst" slot.

@@ -18,7 +18,7 @@ export function maxpool2dOutSize(inSize: number, k: number, s: number, p: number
 
 export function maxpool2d(x: Tensor, p: MaxPool2dParams): { y: Tensor; argmax: Int32Array } {
   if (x.shape.length !== 4) throw new Error('maxpool2d: x must be 4-D');
-  const [N, C, H, W] = x.shape;
+  const [N, C, H, W] = x.shape as [number, number, number, number];
   const [kh, kw] = p.kernel;
   const [sh, sw] = p.stride;
   const [ph, pw] = p.padding;
@@ -41,7 +41,7 @@ export function maxpool2d(x: Tensor, p: MaxPool2dParams): { y: Tensor; argmax: I
         let bestIdx = yStart * W + xStart;
         for (let iy = yStart; iy < yEnd; iy++)
           for (let ix = xStart; ix < xEnd; ix++) {
-            const v = x.data[base + iy * W + ix];
+            const v = x.data[base + iy * W + ix]!;
             if (v > best || Number.isNaN(v)) {
               best = v;
               bestIdx = iy * W + ix;
@@ -49,7 +49,7 @@ export function maxpool2d(x: Tensor, p: MaxPool2dParams): { y: Tensor; argmax: I
           }
         const o = (nc * OH + oy) * OW + ox;
         // Read back through the index so an all -inf window reports that cell's value, like PyTorch.
-        y.data[o] = x.data[base + bestIdx];
+        y.data[o] = x.data[base + bestIdx]!;
         argmax[o] = bestIdx;
       }
   }
@@ -60,15 +60,15 @@ export function maxpool2d(x: Tensor, p: MaxPool2dParams): { y: Tensor; argmax: I
 export function maxpool2dBackward(dy: Tensor, argmax: Int32Array, inputShape: number[]): Tensor {
   if (dy.shape.length !== 4 || inputShape.length !== 4) throw new Error('maxpool2dBackward: 4-D only');
   if (argmax.length !== dy.data.length) throw new Error('maxpool2dBackward: argmax/dy length mismatch');
-  const [N, C, H, W] = inputShape;
+  const [N, C, H, W] = inputShape as [number, number, number, number];
   if (dy.shape[0] !== N || dy.shape[1] !== C) throw new Error('maxpool2dBackward: N/C mismatch');
-  const plane = dy.shape[2] * dy.shape[3];
+  const plane = dy.shape[2]! * dy.shape[3]!;
   const dx = tensor(inputShape);
   for (let o = 0; o < dy.data.length; o++) {
     const nc = Math.floor(o / plane);
-    const a = argmax[o];
+    const a = argmax[o]!;
     if (a < 0 || a >= H * W) throw new Error(`maxpool2dBackward: argmax ${a} out of plane`);
-    dx.data[nc * H * W + a] += dy.data[o];
+    dx.data[nc * H * W + a]! += dy.data[o]!;
   }
   return dx;
 }

@@ -12,7 +12,7 @@ export function mse(y: Tensor, t: Tensor): number {
   checkSame(y, t);
   let s = 0;
   for (let i = 0; i < y.data.length; i++) {
-    const d = y.data[i] - t.data[i];
+    const d = y.data[i]! - t.data[i]!;
     s += d * d;
   }
   return s / y.data.length;
@@ -22,6 +22,6 @@ export function mseBackward(y: Tensor, t: Tensor): Tensor {
   checkSame(y, t);
   const g = tensor(y.shape);
   const N = y.data.length;
-  for (let i = 0; i < N; i++) g.data[i] = (2 * (y.data[i] - t.data[i])) / N;
+  for (let i = 0; i < N; i++) g.data[i] = (2 * (y.data[i]! - t.data[i]!)) / N;
   return g;
 }

@@ -18,19 +18,19 @@ export function sgdStep(p: Float64Array, g: Float64Array, state: SgdState, opts:
     throw new Error('sgdStep: nesterov needs momentum > 0 and dampening 0'); // as torch
   }
   const d = new Float64Array(p.length);
-  for (let i = 0; i < p.length; i++) d[i] = weightDecay !== 0 ? g[i] + weightDecay * p[i] : g[i];
+  for (let i = 0; i < p.length; i++) d[i] = weightDecay !== 0 ? g[i]! + weightDecay * p[i]! : g[i]!;
   if (momentum !== 0) {
     if (state.buf === undefined) {
       // torch clones the gradient on the first step: no dampening is applied to it.
       state.buf = d.slice();
     } else {
       const buf = state.buf;
-      for (let i = 0; i < p.length; i++) buf[i] = momentum * buf[i] + (1 - dampening) * d[i];
+      for (let i = 0; i < p.length; i++) buf[i] = momentum * buf[i]! + (1 - dampening) * d[i]!;
     }
     const buf = state.buf;
-    for (let i = 0; i < p.length; i++) d[i] = nesterov ? d[i] + momentum * buf[i] : buf[i];
+    for (let i = 0; i < p.length; i++) d[i] = nesterov ? d[i]! + momentum * buf[i]! : buf[i]!;
   }
-  for (let i = 0; i < p.length; i++) p[i] -= lr * d[i];
+  for (let i = 0; i < p.length; i++) p[i]! -= lr * d[i]!;
 }
 
 export interface AdamOptions {
@@ -65,10 +65,10 @@ export function adamStep(p: Float64Array, g: Float64Array, state: AdamState, opt
   const bc2Sqrt = Math.sqrt(bc2);
   for (let i = 0; i < p.length; i++) {
     // Adam's weight decay is L2 added to the gradient (unlike AdamW's decoupled decay).
-    const gi = weightDecay !== 0 ? g[i] + weightDecay * p[i] : g[i];
-    m[i] = lerp(m[i], gi, 1 - beta1); // torch: exp_avg.lerp_(grad, 1 - beta1)
-    v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
-    const denom = Math.sqrt(v[i]) / bc2Sqrt + eps;
-    p[i] -= stepSize * (m[i] / denom);
+    const gi = weightDecay !== 0 ? g[i]! + weightDecay * p[i]! : g[i]!;
+    m[i] = lerp(m[i]!, gi, 1 - beta1); // torch: exp_avg.lerp_(grad, 1 - beta1)
+    v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
+    const denom = Math.sqrt(v[i]!) / bc2Sqrt + eps;
+    p[i]! -= stepSize * (m[i]! / denom);
   }
 }
