@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const src = join(root, 'src');
 const dist = join(root, 'dist');
 
 // Published entry points (package.json "exports" and "bin" name their outputs).

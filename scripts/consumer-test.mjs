@@ -228,7 +228,7 @@ await check(`README's Node example runs with plain node (${STEPS} finite losses)
   console.log(`    losses ${ls[0].toFixed(5)} → ${ls[ls.length - 1].toFixed(5)}`);
 });
 
-const NODE_GLOBAL = /(?<![\w$.])(?:(?:process|Buffer|require)(?=\s*[.(\[])|(?:__dirname|__filename)(?![\w$:]))|Dynamic require of/g;
+const NODE_GLOBAL = /(?<![\w$.])(?:(?:process|Buffer|require)(?=\s*[.([])|(?:__dirname|__filename)(?![\w$:]))|Dynamic require of/g;
 
 /** The import chain from `entry` to `target` in an esbuild metafile (shortest), for messages. */
 function chainTo(meta, entry, target) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every suite (Vitest: references, kernels, engine; Playwright: the demo page in Chromium;
+// Runs every suite (type check and lint; Vitest: references, kernels, engine; Playwright: the demo page in Chromium;
 // the consumer suite: the packed tarball installed into a temporary app),
 // then prints one closing line, `N passed, N failed`, summed over all of them. Exits non-zero when
 // anything failed, when a suite did not report, or when no WebGPU adapter could be opened.
@@ -16,6 +16,16 @@ function sh(cmd, args, env = {}) {
 }
 
 let passed = 0, failed = 0, broken = false;
+
+// Static checks first (each counts as one test): the types, with noUncheckedIndexedAccess, and the
+// linter. A type or lint error fails the run like any failing test.
+for (const [name, cmd, args] of [['tsc --noEmit', 'npx', ['tsc', '--noEmit']], ['biome lint', 'npx', ['biome', 'lint']]]) {
+  if (sh(cmd, args) === 0) passed++;
+  else {
+    console.error(`${name} failed`);
+    failed++;
+  }
+}
 
 // Name the adapter first: a run that cannot open one fails here, before any suite.
 if (sh('node', ['bin/kiln.mjs', 'adapter']) !== 0) {

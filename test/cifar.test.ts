@@ -60,7 +60,10 @@ function tar(entries: { name: string; bytes?: Uint8Array; type?: string }[]): Ui
   blocks.push(new Uint8Array(1024));
   const out = new Uint8Array(blocks.reduce((a, b) => a + b.length, 0));
   let at = 0;
-  for (const b of blocks) (out.set(b, at), (at += b.length));
+  for (const b of blocks) {
+    out.set(b, at);
+    at += b.length;
+  }
   return out;
 }
 
@@ -70,7 +73,8 @@ function streamOf(bytes: Uint8Array, chunk = 777): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     pull(ctl) {
       if (at >= bytes.length) return ctl.close();
-      ctl.enqueue(bytes.slice(at, (at += chunk)));
+      ctl.enqueue(bytes.slice(at, at + chunk));
+      at += chunk;
     },
   });
 }

@@ -4,7 +4,7 @@
 // [-10, 10]; the activation a convolution fuses (activate() with ACT/SLOPE) equals the standalone one.
 import { describe, expect, it } from 'vitest';
 import * as ref from './reference/activations.ts';
-import { mulberry32, rand, tensor } from './reference/tensor.ts';
+import { mulberry32, rand } from './reference/tensor.ts';
 import {
   activationBackward, activationForward, activationOverrides, ACTIVATIONS, BACKWARD_READS, FUSABLE, type Activation,
   type ActivationOptions,

@@ -69,7 +69,7 @@ describe('kiln export-torch', () => {
     const py = (name: keyof typeof models) => readFileSync(fixture(`export_${name}.py`), 'utf8');
     expect(py('cae')).toMatch(/\nLOSS = nn\.MSELoss\(\)\n/);
     expect(py('classifier')).toMatch(/labels are class indices[^\n]*\nLOSS = nn\.CrossEntropyLoss\(\)\n/);
-    expect(py('layers')).toMatch(/one_hot\(labels, 6\)[^]*\nLOSS = nn\.BCELoss\(\)\n/);
+    expect(py('layers')).toMatch(/one_hot\(labels, 6\)[\s\S]*\nLOSS = nn\.BCELoss\(\)\n/);
     expect(py('layers')).toContain("('head', nn.Sequential(OrderedDict([\n            ('0', nn.Linear(64, 16, bias=True)),");
     const tanh = torchExport(buildModel({ input: [1, 4, 4], loss: 'l1', layers: [
       { name: 'c', type: 'conv2d', out: 1, kernel: 1, frozen: true }, { name: 'd', type: 'conv2d', out: 1, kernel: 1 }, { type: 'tanh' }] }), 't');

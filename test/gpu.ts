@@ -28,16 +28,20 @@ const SCOPES: GPUErrorFilter[] = ['validation', 'out-of-memory', 'internal'];
 /** Runs `fn` inside error scopes and waits for the queue; any GPU error is thrown with its message. */
 export async function scoped<T>(g: Gpu, fn: () => T | Promise<T>): Promise<T> {
   for (const f of SCOPES) g.device.pushErrorScope(f);
-  let result: T;
+  let result: T | undefined, thrown: unknown, failed = false;
   try {
     result = await fn();
-  } finally {
-    const errors = [];
-    for (let i = SCOPES.length - 1; i >= 0; i--) errors.push(await g.wait(g.device.popErrorScope()));
-    const msgs = errors.filter((e) => e !== null).map((e) => e!.message);
-    if (msgs.length > 0) throw new Error(`GPU error: ${msgs.join(' | ')}`);
+  } catch (e) {
+    thrown = e;
+    failed = true;
   }
-  return result;
+  // The scopes are popped whatever happened; a GPU error is the real cause, so it wins.
+  const errors = [];
+  for (let i = SCOPES.length - 1; i >= 0; i--) errors.push(await g.wait(g.device.popErrorScope()));
+  const msgs = errors.filter((e) => e !== null).map((e) => e!.message);
+  if (msgs.length > 0) throw new Error(`GPU error: ${msgs.join(' | ')}`);
+  if (failed) throw thrown;
+  return result as T;
 }
 
 export function upload(g: Gpu, data: ArrayLike<number> | Int32Array, label: string, int = false): GPUBuffer {

@@ -36,7 +36,10 @@ export class Kernel {
    */
   static get(device: GPUDevice, code: string, entry: string, overrides: Record<string, number> = {}, label = entry): Kernel {
     let perDevice = pipelines.get(device);
-    if (!perDevice) pipelines.set(device, (perDevice = new Map()));
+    if (!perDevice) {
+      perDevice = new Map();
+      pipelines.set(device, perDevice);
+    }
     const key = `${entry}\u0000${JSON.stringify(overrides)}\u0000${code}`;
     let k = perDevice.get(key);
     if (!k) {

@@ -87,7 +87,7 @@ function modelTensors(g: Graph, model: Model): ModelTensors {
   };
 }
 
-function builder(g: Graph, model: Model, L: Layer, batch: number, mode: 'train' | 'eval', m: ModelTensors,
+function builder(g: Graph, L: Layer, batch: number, mode: 'train' | 'eval', m: ModelTensors,
   grads: Map<string, Tensor>, seed: number): LayerBuilder {
   const get = (map: Map<string, Tensor>, kind: string, suffix: string) => {
     const t = map.get(`${L.name}.${suffix}`);
@@ -122,7 +122,7 @@ function forward(g: Graph, model: Model, batch: number, mode: 'train' | 'eval', 
     const next = model.layers[i + 1];
     const fuse: FusableActivation | undefined = rec.fusesActivation && next ? LAYERS[next.type]!.fusable?.(next.fields) : undefined;
     fused = fuse !== undefined;
-    const s = rec.forward(builder(g, model, L, batch, mode, m, grads, seed), L, x, fuse);
+    const s = rec.forward(builder(g, L, batch, mode, m, grads, seed), L, x, fuse);
     saved.push(s);
     x = s.y;
   });
@@ -230,7 +230,7 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
     const act = rec.fusesActivationGrad && prev && i - 1 > lowest && BACKWARD_FROM[prev.type as ActivationKind] === 'y'
       ? LAYERS[prev.type]!.fusable?.(prev.fields) : undefined;
     const fuse = act ? { ...act, y: saved[i - 1]!.y } : undefined;
-    const gx = rec.backward(builder(g, model, L, B, 'train', m, grad, c.seed ?? 0), L, saved[i]!, dy, i > lowest, fuse);
+    const gx = rec.backward(builder(g, L, B, 'train', m, grad, c.seed ?? 0), L, saved[i]!, dy, i > lowest, fuse);
     if (i > lowest) {
       if (!gx) throw new Error(`layer ${L.name} (${L.type}) returned no input gradient`);
       dy = gx;

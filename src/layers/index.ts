@@ -10,7 +10,7 @@ import { gelu, leakyrelu, relu, selu, sigmoid, tanh } from './activation.ts';
 
 // `any` is the one place field types are erased: each record is checked against its own fields
 // where it is defined, and the spec reader validates raw JSON against `fields` before use.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the registry's one erased field type (see above)
 type AnyRecord = LayerRecord<any>;
 
 export const LAYERS: Readonly<Record<string, AnyRecord>> = {

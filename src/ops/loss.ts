@@ -111,7 +111,10 @@ function overrides(a: LossArgs): Record<string, number> {
 const sinks = new WeakMap<GPUDevice, GPUBuffer>();
 function sink(device: GPUDevice): GPUBuffer {
   let b = sinks.get(device);
-  if (!b) sinks.set(device, (b = device.createBuffer({ label: 'loss.unused_output', size: 16, usage: GPUBufferUsage.STORAGE })));
+  if (!b) {
+    b = device.createBuffer({ label: 'loss.unused_output', size: 16, usage: GPUBufferUsage.STORAGE });
+    sinks.set(device, b);
+  }
   return b;
 }
 

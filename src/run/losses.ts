@@ -20,7 +20,7 @@ export class LossReader {
   readonly ring: number;
 
   /** `status`: the guard's status ring (2 words per slot), or undefined when nothing is guarded. */
-  constructor(private readonly device: GPUDevice, private readonly loss: GPUBuffer, private readonly status: GPUBuffer | undefined,
+  constructor(device: GPUDevice, private readonly loss: GPUBuffer, private readonly status: GPUBuffer | undefined,
     private readonly wait: Waiter, private readonly onLoss: LossCallback, readonly chunk = 8, stagingBuffers = 4, label = 'losses') {
     this.ring = LossReader.ringSize(chunk, stagingBuffers);
     for (let i = 0; i < stagingBuffers; i++) {

@@ -19,7 +19,7 @@ export class Profiler {
   steps = 0;
   private origin?: bigint;
 
-  constructor(private readonly device: GPUDevice, readonly groups: PassGroup[], private readonly wait: Waiter, label = 'profile') {
+  constructor(device: GPUDevice, readonly groups: PassGroup[], private readonly wait: Waiter, label = 'profile') {
     const count = groups.length * 2;
     this.querySet = device.createQuerySet({ label: `${label}/queries`, type: 'timestamp', count });
     this.resolve = device.createBuffer({ label: `${label}/resolve`, size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });

@@ -78,7 +78,7 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
     else if (o.mode === 'cached' && hit && usable(hit.chosen)) entry = { ...base, chosen: hit.chosen, source: 'cached', times: hit.times };
     else if (spent()) entry = { ...base, chosen: pass.variants[0]!.name, source: 'default', times: { note: 'tuning budget spent' } };
     else {
-      const m = await measure(gpu, group.graph, node, pass, pass.variants.filter((v, i) => i === 0 || preferred(v)), {});
+      const m = await measure(gpu, group.graph, node, pass.variants.filter((v, i) => i === 0 || preferred(v)), {});
       entry = { ...base, chosen: fastest(m.times, pass), source: 'measured', times: m.times };
       rounds.push({ entry, k, group, reference: m.reference });
     }
@@ -91,7 +91,7 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
       for (const v of rest) r.entry.times[v.name] = 'not timed: tuning budget spent';
       continue;
     }
-    const m = await measure(gpu, r.group.graph, r.group.node, r.group.pass, rest, { reference: r.reference, times: r.entry.times });
+    const m = await measure(gpu, r.group.graph, r.group.node, rest, { reference: r.reference, times: r.entry.times });
     Object.assign(r.entry.times, m.times);
     r.entry.chosen = fastest(r.entry.times, r.group.pass);
   }
@@ -119,7 +119,7 @@ function fastest(times: Record<string, number | string>, pass: Pass<unknown>): s
  * The first output computed (or `prior.reference`, from an earlier round) is what the others are
  * checked against, so the default variant must come first in the first round.
  */
-async function measure(gpu: Gpu, graph: Graph, node: Node, pass: Pass<unknown>, variants: Variant<unknown>[],
+async function measure(gpu: Gpu, graph: Graph, node: Node, variants: Variant<unknown>[],
   prior: { reference?: Float32Array[]; times?: Record<string, number | string> }): Promise<{ times: Record<string, number | string>; reference?: Float32Array[] }> {
   const device = gpu.device;
   const caps = capsOf(device);
@@ -133,7 +133,11 @@ async function measure(gpu: Gpu, graph: Graph, node: Node, pass: Pass<unknown>, 
   };
   // Inputs: deterministic values in [−1, 1); outputs: fresh buffers per variant (compared after).
   let seed = 12345;
-  const random = (n: number) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 31) - 1);
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 31 - 1;
+  };
+  const random = (n: number) => Float32Array.from({ length: n }, next);
   const inputs: Record<string, Binding> = {};
   for (const [name, t] of Object.entries(node.reads)) {
     const bytes = graph.info(t).bytes;
@@ -198,14 +202,18 @@ async function timeVariant(gpu: Gpu, node: Node, v: Variant<unknown>, inputs: Re
   if (scratch > 0) io.scratch = buffer('scratch', scratch * 4);
   for (const f of ['validation', 'out-of-memory', 'internal'] as const) device.pushErrorScope(f);
   let dispatches: Dispatch[] = [];
+  let thrown: unknown;
   try {
     dispatches = v.build(device, node.args, io, `tune/${node.label}/${v.name}`);
     passOf(node.pass).perStep?.(device, dispatches, node.args, { step: 1, batchBase: 0, lossSlot: 0, rows: 1 });
-  } finally {
-    const errors = await gpu.wait(Promise.all([device.popErrorScope(), device.popErrorScope(), device.popErrorScope()]));
-    const e = errors.find((x) => x !== null);
-    if (e) throw new Error(e.message);
+  } catch (e) {
+    thrown = e;
   }
+  // The scopes are popped whatever happened; a GPU error names the real cause, so it wins.
+  const errors = await gpu.wait(Promise.all([device.popErrorScope(), device.popErrorScope(), device.popErrorScope()]));
+  const e = errors.find((x) => x !== null);
+  if (e) throw new Error(e.message);
+  if (thrown) throw thrown;
   const submit = (runs: number, stamps?: GPUQuerySet) => {
     const enc = device.createCommandEncoder({ label: `tune/${v.name}` });
     for (let r = 0; r < runs; r++) {

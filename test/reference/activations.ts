@@ -21,7 +21,7 @@ function map2(x: Float64Array, dy: Float64Array, f: (v: number, g: number) => nu
 }
 
 // relu(NaN) = NaN as in PyTorch; a bare `x > 0 ? x : 0` would silently turn NaN into 0.
-export const relu = (x: Float64Array) => map(x, (v) => (Number.isNaN(v) ? v : v > 0 ? v : 0));
+export const relu = (x: Float64Array) => map(x, (v) => Math.max(v, 0)); // NaN stays NaN, as in PyTorch
 // Gradient is 0 at x = 0 (PyTorch's threshold_backward uses x > 0).
 export const reluBackward = (x: Float64Array, dy: Float64Array) => map2(x, dy, (v, g) => (v > 0 ? g : 0));
 
