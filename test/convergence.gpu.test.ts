@@ -18,7 +18,7 @@ describe('training the seed autoencoder on the embedded sample', () => {
       const options = { batch: 32, optimizer: { kind: 'adam' as const, options: { lr: 1e-3 } }, seed: 0, shuffle: true,
         onLoss: (s: number, l: number) => { losses[s - 1] = l; } };
       const model = buildModel(CAE_SPEC, 'cae');
-      const t = tuned ? await Trainer.create(g, model, data, { ...options, tune: 'cached', tuneCache: memoryCache(), tuneBudgetMs: 60_000 })
+      const t = tuned ? await Trainer.create(g, model, data, { ...options, tune: 'cached', tuneCache: memoryCache(), tuneBudgetMs: 60_000, upgrade: 'eager' })
         : new Trainer(g, model, data, options);
       if (tuned) console.log(`tuned: ${t.tuning.map((e) => `${e.labels[0]} ${e.chosen}`).join(', ')}`);
       for (let i = 0; i < 150; i++) await t.step({ flush: i === 149 });

@@ -24,7 +24,7 @@ async function train(optimizer: OptimizerConfig, steps: number, tuned = false) {
   const data = { count: 8, pixels, source: 'fixture' };
   return scoped(g, async () => {
     const options = { batch: 8, optimizer, seed: 0, shuffle: false, init, onLoss: (s: number, l: number) => { losses[s - 1] = l; } };
-    const t = tuned ? await Trainer.create(g, model, data, { ...options, tune: 'cached', tuneCache: cache, tuneBudgetMs: 60_000 })
+    const t = tuned ? await Trainer.create(g, model, data, { ...options, tune: 'cached', tuneCache: cache, tuneBudgetMs: 60_000, upgrade: 'eager' })
       : new Trainer(g, model, data, options);
     if (tuned) expect(t.tuning.filter((e) => e.chosen !== 'direct').length, 'the tuner picked some non-default kernels').toBeGreaterThan(0);
     for (let i = 0; i < steps; i++) await t.step({ flush: i === steps - 1 });

@@ -11,6 +11,22 @@ export const WORKGROUP_SIZE = 64;
 export type Binding = GPUBuffer | GPUBufferBinding;
 
 const pipelines = new WeakMap<GPUDevice, Map<string, Kernel>>();
+const modules = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
+
+/** One module per shader text and device: a file's entry points share its parse and validation. */
+function shaderModule(device: GPUDevice, code: string, label: string): GPUShaderModule {
+  let perDevice = modules.get(device);
+  if (!perDevice) {
+    perDevice = new Map();
+    modules.set(device, perDevice);
+  }
+  let m = perDevice.get(code);
+  if (!m) {
+    m = device.createShaderModule({ label: `${label}.module`, code });
+    perDevice.set(code, m);
+  }
+  return m;
+}
 
 export class Kernel {
   readonly layout: GPUBindGroupLayout;
@@ -22,7 +38,7 @@ export class Kernel {
       label: `${label}.bindGroupLayout`,
       entries: info.bindings.map((b) => ({ binding: b.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: b.type } })),
     });
-    const module = device.createShaderModule({ label: `${label}.module`, code });
+    const module = shaderModule(device, code, label);
     this.pipeline = device.createComputePipeline({
       label: `${label}.pipeline`,
       layout: device.createPipelineLayout({ label: `${label}.pipelineLayout`, bindGroupLayouts: [this.layout] }),

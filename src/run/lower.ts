@@ -15,18 +15,26 @@ export function variantFor(node: Node, choose: Choose): Variant<unknown> {
   return variantOf(passOf(node.pass), choose(node));
 }
 
-/** Gives every node whose chosen variant needs scratch memory a transient tensor of that size. */
-export function addScratch(graph: Graph, choose: Choose): void {
+/**
+ * Gives every node whose variant needs scratch memory a transient tensor of that size — the largest
+ * any of `chooses` needs, so a plan can start on one set of variants and switch to another.
+ */
+export function addScratch(graph: Graph, ...chooses: Choose[]): void {
   for (const n of graph.nodes) {
-    const floats = variantFor(n, choose).scratch?.(n.args) ?? 0;
+    const floats = Math.max(0, ...chooses.map((c) => variantFor(n, c).scratch?.(n.args) ?? 0));
     if (floats > 0) n.writes.scratch = graph.tensor(`${n.label}/scratch`, [floats]);
   }
 }
 
 /** Builds the dispatches of every node, checking its tensors against the pass's declared names. */
 export function buildDispatches(device: GPUDevice, graph: Graph, at: (id: number) => Binding, choose: Choose): Dispatch[][] {
+  return graph.nodes.map((n) => buildNode(device, n, at, choose));
+}
+
+/** The dispatches of one node with the variant `choose` picks. */
+export function buildNode(device: GPUDevice, n: Node, at: (id: number) => Binding, choose: Choose): Dispatch[] {
   const caps = capsOf(device);
-  return graph.nodes.map((n) => {
+  {
     const pass = passOf(n.pass);
     for (const k of Object.keys(n.reads)) {
       if (!pass.inputs.includes(k) && !pass.outputs.includes(k)) throw new Error(`${n.label}: pass ${n.pass} has no input '${k}'`);
@@ -40,7 +48,7 @@ export function buildDispatches(device: GPUDevice, graph: Graph, at: (id: number
     const io: Record<string, Binding> = {};
     for (const [k, t] of [...Object.entries(n.reads), ...Object.entries(n.writes)]) io[k] = at(t.id);
     return v.build(device, n.args, io, n.label);
-  });
+  }
 }
 
 /** Rewrites the per-step scalars of every node whose pass has any. */

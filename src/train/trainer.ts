@@ -15,7 +15,7 @@ import { checkLimits } from '../plan/limits.ts';
 import { LossReader, type LossCallback, type StepStatus } from '../run/losses.ts';
 import { GUARD_CODES } from '../graph/autograd.ts';
 import { Profiler, type PassGroup } from '../run/profiler.ts';
-import { addScratch, buildDispatches, defaults, prepareStep, type Choose } from '../run/lower.ts';
+import { addScratch, buildDispatches, buildNode, defaults, prepareStep, variantFor, type Choose } from '../run/lower.ts';
 import { parseCheckpoint, parseWeights, serializeCheckpoint, serializeWeights, type Checkpoint } from '../io/weights.ts';
 import { checkLabels, dataHash, type Dataset } from './dataset.ts';
 import { tune, type TuneEntry, type TuneMode } from '../tune/tuner.ts';
@@ -45,6 +45,13 @@ export interface TrainerOptions {
   init?: Map<string, Float32Array>;
   /** Kernel variant per node (from the tuner); the defaults otherwise. */
   choose?: Choose;
+  /**
+   * When the chosen kernels are built: 'background' (default) starts training on the default
+   * kernels, which compile quickly, and swaps in one chosen kernel after each submitted step — on
+   * software adapters a tuned kernel can take a second to compile, and the GPU keeps running the
+   * steps already queued meanwhile; 'eager' builds them all before the first step.
+   */
+  upgrade?: 'background' | 'eager';
   /**
    * A step whose loss, gradients or updated parameters are not finite is never applied. 'stop'
    * (default): it and every later step are dropped and `failure` says why; 'skip': only that step
@@ -85,6 +92,9 @@ export class Trainer {
   /** Batchnorm's num_batches_tracked at step 0 (from --init), per buffer name. */
   private readonly tracked0 = new Map<string, number>();
   private readonly dispatches: Dispatch[][];
+  private readonly choose: Choose;
+  /** Nodes still running their default kernel, waiting for the chosen one to be built. */
+  private pending: number[] = [];
   private readonly reader: LossReader;
   readonly profiler?: Profiler;
   private readonly groups: PassGroup[];
@@ -143,13 +153,18 @@ export class Trainer {
     const choose = options.choose ?? defaults;
     this.tg = buildTrainingGraph(model, { batch, records: data.count, range: this.range, optimizer: options.optimizer,
       lossRing: LossReader.ringSize(LOSS_CHUNK, LOSS_STAGING), onNonFinite: options.onNonFinite, seed: options.seed });
-    addScratch(this.tg.graph, choose);
+    const eager = options.upgrade === 'eager' || choose === defaults;
+    addScratch(this.tg.graph, choose, defaults);
     this.plan = planStep(this.tg.graph);
     const device = gpu.device;
     checkLimits(this.plan, gpu.limits, { batch, records: data.count });
     // Creation errors (out of memory, validation) are recorded against the object's label.
     this.buffers = gpu.errors.watch(() => new PlanBuffers(device, this.plan, label));
-    this.dispatches = gpu.errors.watch(() => buildDispatches(device, this.tg.graph, this.buffers.at, choose));
+    this.dispatches = gpu.errors.watch(() => buildDispatches(device, this.tg.graph, this.buffers.at, eager ? choose : defaults));
+    this.choose = choose;
+    if (!eager) {
+      this.pending = this.tg.graph.nodes.map((_, i) => i).filter((i) => variantFor(this.tg.graph.nodes[i]!, choose) !== variantFor(this.tg.graph.nodes[i]!, defaults));
+    }
     this.reader = new LossReader(device, this.buffers.buffer(this.tg.loss), this.buffers.buffer(this.tg.status), gpu.wait,
       (s, l, st) => this.delivered(s, l, st), LOSS_CHUNK, LOSS_STAGING, `${label}/losses`);
 
@@ -295,6 +310,26 @@ export class Trainer {
     this.reader.submitted();
     this.profiler?.submitted();
     this.steps = step;
+    this.upgradeOne();
+  }
+
+  /**
+   * Builds the chosen kernel of one node still on its default, for the steps after this one —
+   * from the second step whose loss has arrived, so the first results are not held up by compiles.
+   */
+  private upgradeOne(): void {
+    if (this.pending.length === 0 || this.losses[0] === undefined) return;
+    const i = this.pending.shift();
+    if (i === undefined) return;
+    const node = this.tg.graph.nodes[i]!;
+    const old = this.dispatches[i]!;
+    this.dispatches[i] = this.gpu.errors.watch(() => buildNode(this.gpu.device, node, this.buffers.at, this.choose));
+    for (const d of old) d.uniform?.destroy();
+  }
+
+  /** True once every node runs the kernel chosen for it (see `upgrade`). */
+  get upgraded(): boolean {
+    return this.pending.length === 0;
   }
 
   /**
