@@ -1,329 +1,145 @@
-// Device and trainer lifecycle for the demo: one training run at a time, a loop that keeps the GPU
-// fed without starving the page, pause/resume, restarts on new settings or data, periodic copies of
-// the weights, and recovery from a lost device. It knows nothing about the DOM; main.ts wires it up.
-import {
-  CAE_SPEC, ConfigError, Predictor, Trainer, buildModel, openBrowserDevice, rangeWarning,
-  type DataRange, type Gpu, type Model, type ModelSpec,
-} from '../src/index.ts';
-import type { TrainData } from './data.ts';
+// The page's handle on training, which runs in a Web Worker (kiln/worker): what to train (mode,
+// data, settings), the run's state as the worker reports it, and the numbers the page draws. It
+// knows nothing about the DOM; main.ts wires it up. The page's own thread never touches the GPU.
+import { CAE_SPEC, ConfigError, buildModel, rangeWarning, type DataRange, type ModelSpec } from '../src/index.ts';
+import { KilnWorker } from '../src/worker/client.ts';
+import type { DeviceInfo, EvalReport, Events, RunInfo, RunState, StartOptions } from '../src/worker/protocol.ts';
+import { checkFits, prepare, type Mode, type Prepared, type TrainData } from './data.ts';
 
 export type Pairing = 'sigmoid-01' | 'sigmoid-11' | 'tanh-11';
 export interface Settings { lr: number; batch: number; pairing: Pairing }
-export type State = 'starting' | 'running' | 'pausing' | 'paused' | 'lost' | 'failed';
+export type State = RunState;
 
-export interface SessionEvents {
-  /** A step's loss arrived (step counts across device recoveries). */
-  loss(step: number, loss: number): void;
-  /** Fresh reconstructions of the held-out images (bytes, CHW per image) after `step`. */
-  reconstructions(bytes: Uint8Array, step: number): void;
-  state(state: State, message?: string): void;
-  /** Something the user should read (a GPU validation error, a failed restart). */
-  error(message: string): void;
-}
-
-/** The model and data range an output pairing stands for (Tanh: CAE_SPEC with its last layer swapped). */
-export function pairingModel(p: Pairing): { model: Model; range: DataRange; warning?: string } {
+/** The autoencoder and data range an output pairing stands for (Tanh: CAE_SPEC with its last layer swapped). */
+export function pairingModel(p: Pairing): { spec: ModelSpec; name: string; range: DataRange; warning?: string } {
   const spec: ModelSpec = p === 'tanh-11'
     ? { ...CAE_SPEC, layers: CAE_SPEC.layers.map((l, i, all) => (i === all.length - 1 ? { ...l, type: 'tanh' as const } : l)) }
     : CAE_SPEC;
-  const model = buildModel(spec, p === 'tanh-11' ? 'cae (tanh)' : 'cae');
+  const name = p === 'tanh-11' ? 'cae (tanh)' : 'cae';
   const range: DataRange = p === 'sigmoid-01' ? '0,1' : '-1,1';
-  return { model, range, warning: rangeWarning(model, range) };
+  return { spec, name, range, warning: rangeWarning(buildModel(spec, name), range) };
 }
 
-const RECON_COUNT = 16;
-const SNAPSHOT_STEPS = 100;
-const SNAPSHOT_MS = 10_000; // on slow adapters (SwiftShader: ~1 step/s) 100 steps is a long time
+export interface Handlers {
+  progress(): void;
+  losses(d: Events['losses']): void;
+  eval(r: EvalReport): void;
+  state(state: State, message?: string): void;
+  checkpoint(d: Events['checkpoint']): void;
+  best(d: Events['best']): void;
+  stopped(d: Events['stopped']): void;
+  profile(d: Events['profile']): void;
+  error(message: string): void;
+}
 
-/** Yields to the event loop (a task, not a microtask) without setTimeout's 4 ms clamp. */
-const channel = new MessageChannel();
-const nextTask = () => new Promise<void>((resolve) => {
-  channel.port1.onmessage = () => resolve();
-  channel.port2.postMessage(0);
-});
+/** What a run started with, for messages and for the stored checkpoint's note. */
+export interface Current { mode: Mode; data: TrainData; settings: Settings; info: RunInfo; prepared: Prepared }
 
 export class Session {
-  gpu: Gpu;
-  trainer?: Trainer;
-  model?: Model;
-  data?: TrainData;
-  settings?: Settings;
-  state: State = 'starting';
-  /** Steps trained before the current trainer existed (after a device was lost and rebuilt). */
-  private offset = 0;
-  /** Steps of the current trainer the GPU has finished. */
-  private completed = 0;
-  /** The last weights copied back, for recovery from a lost device. */
-  held?: { params: Map<string, Float32Array>; step: number };
-  private rec?: Predictor;
-  private recBusy = false;
-  private recImages?: Uint8Array;
-  private gen = 0; // bumped whenever the run changes; stale callbacks compare and drop out
-  private running = false;
-  private runs = 0; // counts run() calls, so a pause and resume never leaves two refresh loops
-  private loopDone: Promise<void> = Promise.resolve();
-  private wake?: () => void;
-  private inFlight = new Set<Promise<unknown>>();
-  private snapshotting = false;
-  private lastSnapshot = { step: 0, time: 0 };
-  private recStep = -1;
-  /** (time ms, completed global step) samples over the last few seconds, for images/s. */
-  private rate: [number, number][] = [];
+  readonly kiln: KilnWorker;
+  device?: DeviceInfo;
+  current?: Current;
+  state: State = 'idle';
+  progress?: Events['progress'];
+  /** Step of the checkpoint the worker kept when the device was lost. */
+  lostAt?: number;
+  private lastLossStep = 0;
 
-  constructor(gpu: Gpu, private readonly events: SessionEvents) {
-    this.gpu = gpu;
-    this.watch(gpu);
+  constructor(worker: Worker, handlers: Handlers) {
+    this.kiln = new KilnWorker(worker);
+    const k = this.kiln;
+    k.on('losses', (d) => {
+      if (d.steps.length > 0) this.lastLossStep = Math.max(this.lastLossStep, d.steps[d.steps.length - 1]!);
+      handlers.losses(d);
+    });
+    k.on('progress', (p) => {
+      this.progress = p;
+      handlers.progress();
+    });
+    k.on('eval', (r) => handlers.eval(r));
+    k.on('state', ({ state, message, step }) => {
+      this.state = state;
+      if (state === 'lost') this.lostAt = step;
+      handlers.state(state, message);
+    });
+    k.on('checkpoint', (d) => handlers.checkpoint(d));
+    k.on('best', (d) => handlers.best(d));
+    k.on('stopped', (d) => handlers.stopped(d));
+    k.on('profile', (d) => handlers.profile(d));
+    k.on('error', (d) => handlers.error(d.message));
   }
 
-  /** Global step the GPU has finished. */
+  async init(): Promise<DeviceInfo> {
+    const limits: Record<string, number> = {};
+    // ?maxStorageBufferBindingSize=N lowers the limit Kiln checks against (to see the refusal on a big GPU).
+    const lowered = new URLSearchParams(location.search).get('maxStorageBufferBindingSize');
+    if (lowered) limits.maxStorageBufferBindingSize = Number(lowered);
+    this.device = await this.kiln.init({ timestamps: true, limits });
+    return this.device;
+  }
+
+  /** Global step the GPU has finished (a loss read back means its step is done). */
   get step(): number {
-    return this.offset + this.completed;
-  }
-
-  get stepsPerEpoch(): number {
-    return this.trainer?.stepsPerEpoch ?? 1;
+    return Math.max(this.progress?.step ?? 0, this.lastLossStep);
   }
 
   get imagesPerSecond(): number | undefined {
-    const r = this.rate;
-    if (r.length < 2 || !this.settings) return undefined;
-    const [t0, s0] = r[0]!, [t1, s1] = r[r.length - 1]!;
-    return t1 > t0 ? ((s1 - s0) * this.settings.batch * 1000) / (t1 - t0) : undefined;
+    return this.state === 'running' ? this.progress?.imagesPerSecond : undefined;
   }
 
-  /** Starts a fresh run (new weights unless `init`), stopping and freeing the current one first. */
-  async start(data: TrainData, settings: Settings, init?: { params: Map<string, Float32Array>; step: number }): Promise<void> {
+  /**
+   * Starts a fresh run (or continues `resume`, a checkpoint). When the worker refuses it, the run
+   * before goes on and the error says why.
+   */
+  async start(mode: Mode, data: TrainData, settings: Settings, o: { resume?: Uint8Array; resumeSource?: string } = {}): Promise<Current> {
     if (this.state === 'lost') throw new ConfigError('the GPU device was lost: press Resume first');
-    if (data.train.count < settings.batch) {
-      throw new ConfigError(`${data.train.source}: ${data.train.count} images are fewer than one batch of ${settings.batch}`);
+    const prepared = prepare(data, mode);
+    const trainCount = prepared.train.pixels.length / 3072;
+    if (trainCount < settings.batch && !o.resume) {
+      throw new ConfigError(`${data.train.source}: ${trainCount} images to train on are fewer than one batch of ${settings.batch}`);
     }
-    const previous = this.data && this.settings ? { data: this.data, settings: this.settings } : undefined;
-    await this.teardown();
-    try {
-      this.build(data, settings, init);
-    } catch (e) {
-      // Keep the page training: go back to what worked, then report why the new run was refused.
-      if (previous) this.build(previous.data, previous.settings, this.held);
-      throw e;
-    }
-    this.run();
+    checkFits(trainCount, 3072, this.device!.maxStorageBufferBindingSize, data.train.source);
+    const names = prepared.classNames ?? [];
+    if (mode === 'classify' && names.length < 2) throw new ConfigError(`${data.label}: classify mode needs at least two classes`);
+    const ae = pairingModel(settings.pairing);
+    const options: StartOptions = {
+      model: mode === 'classify' ? { preset: 'classifier', classes: names.length, name: 'classifier' } : { spec: ae.spec, name: ae.name },
+      train: prepared.train, test: prepared.test, show: prepared.shown.length / 3072,
+      batch: settings.batch, lr: settings.lr, range: mode === 'classify' ? '0,1' : ae.range,
+      profile: this.device!.hasTimestamps, evalEveryMs: 3000, autoCheckpoint: true, checkpointMinMs: 5000,
+      earlyStop: mode === 'classify' ? { patience: 10 } : undefined, resume: o.resume, resumeSource: o.resumeSource,
+    };
+    // The page keeps its copy of the data (a mode or setting change restarts on it), so nothing is transferred.
+    const info = await this.kiln.start(options, { transfer: false });
+    this.lastLossStep = info.step;
+    this.progress = undefined;
+    const lr = info.optimizer.options.lr;
+    this.current = { mode, data, prepared, info, settings: { lr, batch: info.batch, pairing: settings.pairing } };
+    return this.current;
   }
 
-  private build(data: TrainData, settings: Settings, init?: { params: Map<string, Float32Array>; step: number }): void {
-    const { model, range } = pairingModel(settings.pairing);
-    const gen = ++this.gen;
-    this.trainer = new Trainer(this.gpu, model, data.train, {
-      batch: settings.batch, optimizer: { kind: 'adam', options: { lr: settings.lr } }, seed: 0, shuffle: true, range,
-      // Timing one step in 10 keeps the per-layer bars live at a tenth of the profiling cost.
-      profile: this.gpu.hasTimestamps, profileEvery: 10, init: init?.params,
-      onLoss: (s, l) => { if (gen === this.gen) this.events.loss(this.offset + s, l); },
-    });
-    this.rec = Predictor.fromTrainer(this.trainer, { batch: RECON_COUNT, range });
-    this.recImages = data.test.subarray(0, RECON_COUNT * 3072);
-    this.model = model;
-    this.data = data;
-    this.settings = settings;
-    this.offset = init?.step ?? 0;
-    this.completed = 0;
-    this.recStep = -1;
-    this.rate = [];
-    this.held = init;
-    this.lastSnapshot = { step: this.offset, time: performance.now() };
+  pause(): Promise<unknown> {
+    return this.kiln.pause();
   }
 
-  /** Stops submitting steps, waits for the GPU to finish what it has, and frees the run's buffers. */
-  private async teardown(): Promise<void> {
-    await this.stop();
-    this.gen++;
-    if (this.trainer && this.state !== 'lost') await this.trainer.drain().catch(() => {});
-    await Promise.allSettled([...this.inFlight]);
-    this.rec?.dispose();
-    this.trainer?.destroy();
-    this.rec = undefined;
-    this.trainer = undefined;
+  resume(): Promise<unknown> {
+    return this.kiln.resume();
   }
 
-  private async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loopDone;
-  }
-
-  pause = async (): Promise<void> => {
-    if (this.state !== 'running') return;
-    this.setState('pausing');
-    await this.stop();
-    await this.trainer?.drain().catch(() => {});
-    this.snapshot();
-    this.refresh();
-    if ((this.state as State) === 'pausing') this.setState('paused'); // unless the device was lost meanwhile
-  };
-
-  resume = (): void => {
-    if (this.state === 'paused') this.run();
-  };
-
-  /** After a lost device: opens a new one and continues from the last weights copied back. */
   async recover(): Promise<void> {
-    if (this.state !== 'lost' || !this.data || !this.settings) return;
-    this.setState('starting');
-    this.rec?.dispose();
-    this.trainer?.destroy();
-    this.trainer = undefined;
-    this.rec = undefined;
-    try {
-      const gpu = await openBrowserDevice({ timestamps: true });
-      this.gpu = gpu;
-      this.watch(gpu);
-      this.build(this.data, this.settings, this.held);
-    } catch (e) {
-      this.setState('lost', `Could not rebuild the GPU device: ${e instanceof Error ? e.message : String(e)}`);
-      return;
-    }
-    this.run();
+    const info = await this.kiln.recover();
+    this.lastLossStep = info.step;
+    this.progress = undefined;
+    if (this.current) this.current.info = info;
   }
 
-  /** Writes weights into the running model (from an uploaded file); they become the held copy. */
-  setParams(params: Map<string, Float32Array>): void {
-    if (!this.trainer) throw new ConfigError('no model is loaded yet');
-    this.trainer.setParams(params);
-    this.held = { params, step: this.offset + this.trainer.steps };
-    this.recStep = -1;
-    if (this.state === 'paused') this.refresh();
-  }
-
-  private run(): void {
-    const t = this.trainer;
-    if (!t) return;
-    this.running = true;
-    this.setState('running');
-    this.loopDone = this.loop(t, this.gen);
-    void this.reconstructLoop(++this.runs);
-  }
-
-  private setState(s: State, message?: string): void {
-    this.state = s;
-    this.events.state(s, message);
-  }
-
-  /** How many steps may be queued on the GPU: about a quarter second of work, at least 2. */
-  private get ahead(): number {
-    const ips = this.imagesPerSecond;
-    const stepsPerSecond = ips && this.settings ? ips / this.settings.batch : 0;
-    return Math.max(2, Math.min(24, Math.ceil(stepsPerSecond / 4)));
-  }
-
-  private async loop(t: Trainer, gen: number): Promise<void> {
-    let lastFlush = -Infinity;
-    let lastYield = performance.now();
-    try {
-      while (this.running && gen === this.gen) {
-        // Keep only a little work queued, so pausing is prompt and the step counter is honest.
-        while (t.steps - this.completed >= this.ahead && this.running && gen === this.gen) {
-          await new Promise<void>((resolve) => { this.wake = resolve; });
-        }
-        if (!this.running || gen !== this.gen) break;
-        const now = performance.now();
-        const flush = now - lastFlush > 200; // read losses at least ~5 times a second, even mid-chunk
-        if (flush) lastFlush = now;
-        await t.step({ flush: flush });
-        const s = t.steps;
-        this.gpu.device.queue.onSubmittedWorkDone().then(() => {
-          if (gen !== this.gen) return;
-          this.completed = Math.max(this.completed, s);
-          this.sampleRate();
-          this.wake?.();
-        }, () => {});
-        if (this.offset + s - this.lastSnapshot.step >= SNAPSHOT_STEPS || performance.now() - this.lastSnapshot.time > SNAPSHOT_MS) {
-          this.snapshot();
-        }
-        if (performance.now() - lastYield > 8) {
-          await nextTask(); // let clicks, rendering and file parsing run
-          lastYield = performance.now();
-        }
-      }
-    } catch (e) {
-      if (gen === this.gen && this.state !== 'lost') {
-        this.running = false;
-        this.setState('failed', `Training stopped: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-  }
-
-  private sampleRate(): void {
-    const now = performance.now();
-    this.rate.push([now, this.step]);
-    // A 10 s window: at ~1 step/s (SwiftShader) a shorter one jumps by a step's worth.
-    while (this.rate.length > 2 && now - this.rate[0]![0] > 10_000) this.rate.shift();
-  }
-
-  /** Copies the weights back in the background, for recovery; never awaited by the loop. */
-  private snapshot(): void {
-    const t = this.trainer;
-    if (!t || this.snapshotting) return;
-    const step = this.offset + t.steps;
-    const gen = this.gen;
-    this.snapshotting = true;
-    this.lastSnapshot = { step, time: performance.now() };
-    this.track(t.params().then((params) => {
-      if (gen === this.gen) this.held = { params, step };
-    }).finally(() => { this.snapshotting = false; }));
-  }
-
-  /** Remembers a GPU read in flight, so a teardown can wait for it before freeing buffers. */
-  private track(p: Promise<unknown>): void {
-    const settled = p.catch(() => {}).finally(() => this.inFlight.delete(settled));
-    this.inFlight.add(settled);
-  }
-
-  /** Refreshes the reconstructions every ~1.5 s while the weights change; the run is async. */
-  private async reconstructLoop(run: number): Promise<void> {
-    while (run === this.runs && this.running) {
-      this.refresh();
-      await new Promise((r) => setTimeout(r, 1500));
-    }
-  }
-
-  /** One reconstruction if the step moved since the last one (skipped while one is in flight). */
-  private refresh(): void {
-    const rec = this.rec, t = this.trainer;
-    const gen = this.gen;
-    if (!rec || !t || !this.recImages || this.recBusy) return;
-    const step = this.offset + t.steps; // the forward pass runs after every step submitted so far
-    if (step === this.recStep) return;
-    this.recBusy = true;
-    const p = rec.predict(this.recImages).then((r) => {
-      if (r.images && gen === this.gen) {
-        this.recStep = step;
-        this.events.reconstructions(r.images, step);
-      }
-    }).finally(() => { this.recBusy = false; });
-    this.track(p);
-  }
-
-  /** Watches for the device going away without us asking (driver reset, GPU process crash). */
-  private watch(gpu: Gpu): void {
-    gpu.device.addEventListener('uncapturederror', (ev) => {
-      if (gpu === this.gpu) this.events.error(`GPU error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
-    });
-    void gpu.device.lost.then((info) => {
-      if (gpu !== this.gpu) return;
-      this.running = false;
-      this.gen++;
-      this.wake?.();
-      const from = this.held ? `step ${this.held.step}` : 'freshly initialised weights';
-      this.setState('lost', `The GPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''}). ` +
-        `Resume rebuilds it and continues from ${from}.`);
-    });
-  }
-
-  /** The run's current weights (for saving). */
-  async params(): Promise<Map<string, Float32Array>> {
-    if (!this.trainer) throw new ConfigError('no model is loaded yet');
-    return this.trainer.params();
+  async setLearningRate(lr: number): Promise<void> {
+    await this.kiln.setLearningRate(lr);
+    if (this.current) this.current.settings = { ...this.current.settings, lr };
   }
 
   get rangeWarning(): string | undefined {
-    return this.settings ? pairingModel(this.settings.pairing).warning : undefined;
+    const c = this.current;
+    return c && c.mode === 'autoencoder' ? pairingModel(c.settings.pairing).warning : undefined;
   }
 }

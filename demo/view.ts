@@ -1,7 +1,9 @@
-// Everything the page draws, apart from the loss chart: the status line, the numbers, the
-// original/reconstruction grid (one canvas) and the per-layer GPU time bars. No training logic here.
+// Everything the page draws, apart from the chart and classify mode's views: the status line, the
+// numbers, the original/reconstruction grid (one canvas) and the per-layer GPU time bars. No training
+// logic here.
 import { CIFAR_PIXELS } from '../src/index.ts';
-import { SHOWN } from './data.ts';
+import { paint } from './classify_view.ts';
+import { SHOWN, type Mode } from './data.ts';
 
 /** Grid geometry: 4×4 pairs, each an original and its reconstruction side by side (CSS scales it up). */
 const CELL = 32, INNER = 2, GAP = 8, COLS = 4;
@@ -29,6 +31,10 @@ export class View {
   private readonly epochEl = $('#epoch');
   private readonly lossEl = $('[data-testid="loss"]');
   private readonly ipsEl = $('[data-testid="images-per-s"]');
+  private readonly accuracyEl = $('[data-testid="accuracy"]');
+  private readonly heldLossEl = $('[data-testid="held-out-loss"]');
+  private readonly bestEl = $('[data-testid="best-epoch"]');
+  private readonly checkpointEl = $('[data-testid="checkpoint-status"]');
   private readonly adapterEl = $('[data-testid="adapter"]');
   private readonly modelEl = $('#model-label');
   private readonly dataEl = $('#data-label');
@@ -86,16 +92,28 @@ export class View {
   }
 
   private drawImage(bytes: Uint8Array, index: number, x: number, y: number): void {
-    const img = this.ctx.createImageData(CELL, CELL);
-    const plane = CELL * CELL;
-    const base = index * CIFAR_PIXELS;
-    for (let p = 0; p < plane; p++) {
-      img.data[4 * p] = bytes[base + p]!;
-      img.data[4 * p + 1] = bytes[base + plane + p]!;
-      img.data[4 * p + 2] = bytes[base + 2 * plane + p]!;
-      img.data[4 * p + 3] = 255;
-    }
-    this.ctx.putImageData(img, x, y);
+    paint(this.ctx, bytes, index, x, y);
+  }
+
+  /** Shows the parts of the page that belong to `mode` (elements marked data-mode) and hides the rest. */
+  mode(mode: Mode): void {
+    document.body.dataset.mode = mode;
+    for (const el of document.querySelectorAll<HTMLElement>('[data-mode]')) el.hidden = el.dataset.mode !== mode;
+  }
+
+  /** The latest held-out evaluation: loss, and accuracy as a percentage (classifiers). */
+  heldOut(loss: number | undefined, accuracy: number | undefined): void {
+    this.text(this.heldLossEl, loss === undefined ? '—' : loss.toPrecision(4));
+    this.text(this.accuracyEl, accuracy === undefined ? '—' : `${(100 * accuracy).toFixed(1)}%`);
+  }
+
+  best(text: string): void {
+    this.text(this.bestEl, text);
+  }
+
+  checkpointNote(message: string, kind: StatusKind = 'info'): void {
+    this.checkpointEl.textContent = message;
+    this.checkpointEl.className = `note ${kind}`;
   }
 
   private origin(i: number): [number, number] {
@@ -105,7 +123,7 @@ export class View {
   /** Draws the held-out originals, with grey placeholders until the first reconstruction arrives. */
   drawOriginals(test: Uint8Array): void {
     this.ctx.clearRect(0, 0, GRID_WIDTH, GRID_HEIGHT);
-    for (let i = 0; i < SHOWN; i++) {
+    for (let i = 0; i < Math.min(SHOWN, test.length / CIFAR_PIXELS); i++) {
       const [x, y] = this.origin(i);
       this.drawImage(test, i, x, y);
       this.ctx.fillStyle = '#d4d4d8';
@@ -115,7 +133,7 @@ export class View {
   }
 
   drawReconstructions(bytes: Uint8Array, step: number): void {
-    for (let i = 0; i < SHOWN; i++) {
+    for (let i = 0; i < Math.min(SHOWN, bytes.length / CIFAR_PIXELS); i++) {
       const [x, y] = this.origin(i);
       this.drawImage(bytes, i, x + CELL + INNER, y);
     }
@@ -128,14 +146,21 @@ export class View {
 
   /** Mean GPU time per step of each layer's forward and backward passes, as bars, in model order. */
   profile(totals: ReadonlyMap<string, number>, steps: number, layers: readonly string[]): void {
-    if (steps === 0) return this.noProfile('Measuring…');
-    const order = ['data', ...layers, 'loss', 'optimizer'];
+    if (steps === 0) {
+      this.noProfile('Measuring…');
+      return;
+    }
+    const order = ['data', ...layers, 'loss', 'optimizer', 'guard'];
     const rank = (layer: string) => (order.includes(layer) ? order.indexOf(layer) : order.length);
-    const rows = new Map<string, { forward: number; backward: number; other: number }>();
-    const groups = [...totals].sort(([a], [b]) => rank(a.slice(0, a.lastIndexOf('/'))) - rank(b.slice(0, b.lastIndexOf('/'))));
-    for (const [group, us] of groups) {
+    // Groups are 'layer/phase', or a bare name ('data', 'loss', 'optimizer', 'guard') for the rest of the step.
+    const split = (group: string) => {
       const cut = group.lastIndexOf('/');
-      const layer = group.slice(0, cut), phase = group.slice(cut + 1);
+      return cut < 0 ? { layer: group, phase: group } : { layer: group.slice(0, cut), phase: group.slice(cut + 1) };
+    };
+    const rows = new Map<string, { forward: number; backward: number; other: number }>();
+    const groups = [...totals].sort(([a], [b]) => rank(split(a).layer) - rank(split(b).layer));
+    for (const [group, us] of groups) {
+      const { layer, phase } = split(group);
       const row = rows.get(layer) ?? { forward: 0, backward: 0, other: 0 };
       rows.set(layer, row);
       row[phase === 'forward' || phase === 'backward' ? phase : 'other'] += us / steps;

@@ -1,7 +1,11 @@
-// Shared bits of the browser tests: console-error collection, reading the page's numbers, and a
-// hand-written safetensors encoder (u64 LE header length, JSON header, raw little-endian data).
+// Shared bits of the browser tests: console-error collection, reading the page's numbers, a
+// hand-written safetensors encoder (u64 LE header length, JSON header, raw little-endian data), and
+// generated image folders (noisy solid-colour PNGs per class).
 import type { Page } from '@playwright/test';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { PNG } from 'pngjs';
 
 /** Collects console errors and uncaught page errors from now on. */
 export function collectErrors(page: Page): string[] {
@@ -58,7 +62,10 @@ export function safetensorsHeader(bytes: Buffer): Record<string, { dtype: string
 export function cifarRecords(count: number, seed = 1): Buffer {
   const out = Buffer.alloc(count * 3073);
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = () => {
+    s = (s * 1103515245 + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
   for (let i = 0; i < count; i++) {
     const at = i * 3073;
     out[at] = i % 10;
@@ -91,4 +98,42 @@ export function tarGz(files: [string, Buffer][]): Buffer {
   }
   blocks.push(Buffer.alloc(1024));
   return gzipSync(Buffer.concat(blocks));
+}
+
+/** A PNG of `w`×`h` pixels: `rgb` plus uniform noise of ±`noise` per channel (seeded), as bytes. */
+export function noisyPng(rgb: [number, number, number], w: number, h: number, seed: number, noise = 40): Buffer {
+  const png = new PNG({ width: w, height: h });
+  let s = seed >>> 0 || 1;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
+  for (let p = 0; p < w * h; p++) {
+    for (let c = 0; c < 3; c++) png.data[4 * p + c] = Math.max(0, Math.min(255, Math.round(rgb[c]! + (rand() * 2 - 1) * noise)));
+    png.data[4 * p + 3] = 255;
+  }
+  return PNG.sync.write(png);
+}
+
+/**
+ * Writes an ImageFolder tree under `root`: one subfolder per class holding `count` noisy PNGs of its
+ * colour (sizes vary, so the page has to resize), plus any `extra` files (path → bytes).
+ */
+export async function imageFolder(root: string, classes: { name: string; rgb: [number, number, number]; count: number }[],
+  extra: [string, Buffer][] = []): Promise<void> {
+  for (const [k, c] of classes.entries()) {
+    await mkdir(join(root, c.name), { recursive: true });
+    for (let i = 0; i < c.count; i++) {
+      await writeFile(join(root, c.name, `${c.name}_${String(i).padStart(3, '0')}.png`), noisyPng(c.rgb, 32 + (i % 5) * 8, 32 + (i % 3) * 12, 1000 * k + i + 1));
+    }
+  }
+  for (const [path, bytes] of extra) {
+    await mkdir(join(root, path, '..'), { recursive: true });
+    await writeFile(join(root, path), bytes);
+  }
+}
+
+/** Parses a percentage shown on the page ("87.5%"), NaN when none is shown yet. */
+export async function percent(page: Page, testId: string): Promise<number> {
+  return parseFloat((await page.getByTestId(testId).textContent()) ?? '');
 }

@@ -552,7 +552,7 @@ describe('resume identity and the smaller refusals', () => {
     const kept = keep(join(d, 'w.safetensors'));
     const other = ['--data', other16, '--batch', '4', '--tune', 'off', '--steps', '2', '--resume', ckpt];
     const r = kiln(['train', '--json', ...other, '--save', join(d, 'w.safetensors')], { cwd: d });
-    failed(r, /^kiln: cannot resume: the training data differs from the checkpoint's \(d16\.bin, 16 records, sha256 [0-9a-f]{12}…\); pass --allow-new-data to continue on other16\.bin anyway$/, { lines: 1 });
+    failed(r, /^kiln: cannot resume: the training data differs from the checkpoint's \(d16\.bin, 16 records, sha256 [0-9a-f]{12}…\); restore with allowNewData \(kiln train --allow-new-data\) to continue on other16\.bin anyway$/, { lines: 1 });
     kept();
     const ok = kiln(['train', '--json', ...other, '--allow-new-data'], { cwd: d });
     expect(ok.code, ok.err).toBe(0);

@@ -60,7 +60,7 @@ describe('training loop', () => {
       // Other records of the same count are noticed by their hash.
       const other = { ...small, pixels: sample.pixels.subarray(20 * 3072, 40 * 3072), source: 'sample[20:40]' };
       const c = new Trainer(g, model, other, opts());
-      await expect(c.restore(ckpt)).rejects.toThrow(/cannot resume: the training data differs from the checkpoint's \(sample\[0:20\], 20 records, sha256 [0-9a-f]{12}…\); pass --allow-new-data/);
+      await expect(c.restore(ckpt)).rejects.toThrow(/cannot resume: the training data differs from the checkpoint's \(sample\[0:20\], 20 records, sha256 [0-9a-f]{12}…\); restore with allowNewData \(kiln train --allow-new-data\)/);
       await c.restore(ckpt, { allowNewData: true });
       expect(c.steps).toBe(0);
       c.destroy();

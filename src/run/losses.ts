@@ -75,6 +75,7 @@ export class LossReader {
       }),
     };
     this.inFlight.push(entry);
+    entry.done.catch(() => {}); // aborted by a lost device: drain() and reserve() still see it
   }
 
   /** Resolves when every scheduled read has been delivered. */

@@ -61,6 +61,7 @@ export class Profiler {
       });
     });
     this.inFlight.push(done);
+    done.catch(() => {}); // aborted by a lost device
   }
 
   async drain(): Promise<void> {

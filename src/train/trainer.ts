@@ -136,7 +136,8 @@ export class Trainer {
       throw new ConfigError('Trainer: gpu must be what openDevice / openBrowserDevice / openNodeDevice returned');
     }
     if (gpu.errors.lost) throw new ConfigError(`Trainer: gpu is no longer usable (${gpu.errors.lost})`);
-    this.options = { batch: 32, seed: 0, shuffle: true, ...options };
+    // A copy: setLearningRate changes it, never the caller's config.
+    this.options = { batch: 32, seed: 0, shuffle: true, ...options, optimizer: structuredClone(options.optimizer) };
     options = this.options;
     const { batch } = this.options;
     const recordSize = model.input.reduce((a, b) => a * b, 1);
@@ -236,6 +237,24 @@ export class Trainer {
     }
     this.gpu.device.queue.writeBuffer(this.buffers.buffer(this.tg.buffers), 0, bufs);
     this.resetGuard();
+  }
+
+  /** The learning rate the next step will use. */
+  get learningRate(): number {
+    return this.options.optimizer.options.lr;
+  }
+
+  /**
+   * From the next submitted step on. The rate is only read when a step's scalars are written, so
+   * nothing is rebuilt; checkpoints record it.
+   */
+  setLearningRate(lr: number): void {
+    this.alive('setLearningRate');
+    if (!Number.isFinite(lr) || lr <= 0) throw new ConfigError(`Trainer.setLearningRate: lr must be a positive number, got ${lr}`);
+    const node = this.tg.graph.nodes.find((n) => n.phase === 'optimizer');
+    if (!node) throw new ConfigError('Trainer.setLearningRate: the step has no optimizer pass');
+    (node.args as { options: { lr: number } }).options.lr = lr;
+    this.options.optimizer.options.lr = lr;
   }
 
   /** Lets updates apply again after a stop-mode failure (the state on the GPU is the last good one). */
@@ -450,7 +469,7 @@ export class Trainer {
     const c = from instanceof Uint8Array ? parseCheckpoint(this.model, from, o2.source ?? 'checkpoint') : from;
     if (!o2.allowNewData && c.dataHash !== '' && c.dataHash !== await dataHash(this.data)) {
       throw new ConfigError(`cannot resume: the training data differs from the checkpoint's (${c.dataSource}, ${c.dataCount} records, ` +
-        `sha256 ${c.dataHash.slice(0, 12)}…); pass --allow-new-data to continue on ${this.data.source} anyway`);
+        `sha256 ${c.dataHash.slice(0, 12)}…); restore with allowNewData (kiln train --allow-new-data) to continue on ${this.data.source} anyway`);
     }
     const o = this.options;
     // The optimizer's kind fixes the state's layout; its hyperparameters (lr, momentum, weight

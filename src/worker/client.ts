@@ -7,7 +7,7 @@
 //     await kiln.init();
 //     kiln.on('losses', ({ steps, losses }) => chart.add(steps, losses));
 //     await kiln.start({ model: { preset: 'classifier' }, train: { pixels, labels, source: 'my images' }, batch: 32 });
-import { ConfigError, FormatError, GpuError, KilnError, NonFiniteError, ShapeError, WriteError } from '../errors.ts';
+import { ConfigError, FormatError, GpuError, KilnError, ShapeError } from '../errors.ts';
 import type { DeviceOptions } from '../gpu/device.ts';
 import {
   own, transferables, type DecodeRequest, type EventName, type Events, type FromWorker, type Replies, type Request,
@@ -69,7 +69,10 @@ export class KilnWorker {
   }
 
   private receive(m: FromWorker): void {
-    if ('event' in m) return this.emitLocal(m.event, m.data as Events[typeof m.event]);
+    if ('event' in m) {
+      this.emitLocal(m.event, m.data as Events[typeof m.event]);
+      return;
+    }
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
@@ -84,7 +87,10 @@ export class KilnWorker {
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends EventName>(event: K, fn: Listener<K>): () => void {
     let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
     set.add(fn as (data: unknown) => void);
     return () => set.delete(fn as (data: unknown) => void);
   }

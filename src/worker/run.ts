@@ -11,7 +11,6 @@ import { Trainer, defaultRange } from '../train/trainer.ts';
 import type { OptimizerConfig } from '../graph/autograd.ts';
 import { Predictor } from '../train/predict.ts';
 import { HeldOut } from './evaluation.ts';
-import { learningRate, setLearningRate } from './lr.ts';
 import type { DataBytes, EvalReport, Events, ModelChoice, PredictResult, RunInfo, StartOptions } from './protocol.ts';
 
 export type Emit = <K extends keyof Events>(event: K, data: Events[K]) => void;
@@ -119,7 +118,7 @@ export class Run {
   }
 
   get lr(): number {
-    return learningRate(this.trainer);
+    return this.trainer.learningRate;
   }
 
   get imagesPerSecond(): number | undefined {
@@ -170,7 +169,8 @@ export class Run {
   }
 
   setLearningRate(lr: number): boolean {
-    return setLearningRate(this.trainer, lr);
+    this.trainer.setLearningRate(lr);
+    return true;
   }
 
   /** A consistent checkpoint of the submitted steps (weights, optimizer state, data order). */
@@ -276,6 +276,7 @@ export class Run {
   async snapshot(): Promise<void> {
     this.lastSnapshot = { step: this.trainer.steps, time: performance.now() };
     this.held = await this.trainer.checkpointState();
+    this.finished(this.held.step); // its reads came after those steps on the queue, so they are done
   }
 
   /**

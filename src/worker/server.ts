@@ -82,6 +82,7 @@ export class Server {
       if (gpu !== this.gpu || info.reason === 'destroyed' && this.state === 'idle') return;
       const run = this.run;
       const step = run?.held?.step ?? 0;
+      run?.flushEvents(false); // the page's last word on the steps finished before the loss
       await run?.dispose(false);
       this.emit('state', { state: 'lost', step,
         message: `The GPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ''}).` });
