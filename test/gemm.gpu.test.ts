@@ -1,6 +1,7 @@
 // Every GEMM variant (src/ops/gemm.ts) against the float64 reference over awkward shapes (1×1×1,
 // odd sizes, sizes just past a tile, the seed's convolutions seen as GEMMs), and measureGemm.
 // A variant that cannot run a shape says why; those are printed, never dropped.
+import { GEMM_SHAPES } from './variant_sweep.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gemm as gemmRef } from './reference/gemm.ts';
 import { mulberry32, rand } from './reference/tensor.ts';
@@ -20,12 +21,7 @@ describe('the float64 reference', () => {
   });
 });
 
-const SHAPES: [number, number, number][] = [
-  [1, 1, 1], [3, 5, 7], [4, 4, 4], [33, 12, 20], [31, 36, 8], [64, 64, 64], [100, 44, 36], [65, 520, 12],
-  [8192, 32, 144], // conv2.0 forward as implicit GEMM (M = pixels, N = out channels, K = in channels × taps)
-  [32, 144, 1024], // a weight gradient's shape (K = pixels), one image's worth
-  [256, 256, 256],
-];
+const SHAPES = GEMM_SHAPES; // shared with scripts/device-check.ts
 
 const skipped: string[] = [];
 afterAll(() => { if (skipped.length) console.log(`unsupported here:\n  ${skipped.join('\n  ')}`); });

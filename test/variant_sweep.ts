@@ -1,0 +1,264 @@
+// The kernel-variant sweep, one copy shared by test/conv_variants.gpu.test.ts and
+// scripts/device-check.ts (STYLE.md: a second copy of a harness drifts): the conv shape sweeps and
+// their float64 references, the roles each conv pass plays in the graph, the GEMM shapes, and the
+// comparison within 1e-4 + 1e-4·|ref|. Free of Vitest so the device script can bundle it; the GPU
+// plumbing (upload, run and read back inside error scopes) is passed in as `GpuIo`.
+import { conv2d, conv2dBackward } from './reference/conv2d.ts';
+import { convTranspose2d, convTranspose2dBackward } from './reference/conv_transpose2d.ts';
+import * as actRef from './reference/activations.ts';
+import { mulberry32, rand, type Tensor } from './reference/tensor.ts';
+import { conv2dGeometry, convTranspose2dGeometry, swapSides, type ConvGeometry } from '../src/geometry/conv.ts';
+import { capsOf, type ConvArgs } from '../src/ops/conv_passes.ts';
+import type { Pass, Variant } from '../src/ops/variant.ts';
+import type { Gpu } from '../src/gpu/device.ts';
+import type { Dispatch } from '../src/ops/dispatch.ts';
+
+export type P = [number, number];
+type Shape4 = [number, number, number, number];
+export interface ConvCase { name: string; x: Shape4; cOut: number; k: P; s: P; p: P; d?: P; groups?: number }
+export interface ConvTCase extends ConvCase { op: P }
+
+export const CONV: ConvCase[] = [
+  { name: 'seed conv1.0, batch 1', x: [1, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'seed conv1.0, batch 8', x: [8, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'seed conv1.0, batch 32', x: [32, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'seed conv2.0, batch 1', x: [1, 16, 16, 16], cOut: 32, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'seed conv2.0, batch 8', x: [8, 16, 16, 16], cOut: 32, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'odd 7×9, k1', x: [2, 3, 7, 9], cOut: 1, k: [1, 1], s: [1, 1], p: [0, 0] },
+  { name: 'odd 7×9, k2 s2', x: [2, 1, 7, 9], cOut: 3, k: [2, 2], s: [2, 2], p: [0, 0] },
+  { name: 'k5 s3 p2', x: [2, 3, 11, 13], cOut: 16, k: [5, 5], s: [3, 3], p: [2, 2] },
+  { name: 'rectangular k[2,3] s[1,2] p[0,1]', x: [2, 3, 7, 9], cOut: 4, k: [2, 3], s: [1, 2], p: [0, 1] },
+  { name: 'k3 s2 p1, 32 channels', x: [1, 32, 9, 7], cOut: 3, k: [3, 3], s: [2, 2], p: [1, 1] },
+  { name: 'k3 s3 p0 (rows left over)', x: [1, 2, 10, 11], cOut: 2, k: [3, 3], s: [3, 3], p: [0, 0] },
+  { name: 'dilation 2', x: [2, 3, 9, 10], cOut: 4, k: [3, 3], s: [1, 1], p: [2, 2], d: [2, 2] },
+  { name: 'dilation [2,3], stride [2,1]', x: [2, 3, 11, 12], cOut: 5, k: [3, 2], s: [2, 1], p: [1, 2], d: [2, 3] },
+  { name: 'groups 2 (4 out per group)', x: [2, 8, 9, 9], cOut: 8, k: [3, 3], s: [1, 1], p: [1, 1], groups: 2 },
+  { name: 'groups 2, 3 in / 4 out per group, dilation 2, stride 2', x: [2, 6, 12, 11], cOut: 8, k: [3, 3], s: [2, 2], p: [2, 2], d: [2, 2], groups: 2 },
+  { name: 'groups 2, 6 out per group', x: [2, 4, 8, 9], cOut: 12, k: [2, 3], s: [1, 2], p: [0, 1], groups: 2 },
+  { name: 'depthwise', x: [2, 5, 9, 8], cOut: 5, k: [3, 3], s: [1, 1], p: [1, 1], groups: 5 },
+  { name: 'depthwise ×2 (in 4 → out 8), stride 2', x: [2, 4, 8, 9], cOut: 8, k: [3, 3], s: [2, 2], p: [1, 1], groups: 4 },
+  { name: 'depthwise, 16 channels, k5 d2 (batch 4)', x: [4, 16, 10, 10], cOut: 16, k: [5, 5], s: [1, 1], p: [4, 4], d: [2, 2], groups: 16 },
+  { name: 'groups 3, 2 in / 3 out per group, dilation [1,2]', x: [2, 6, 9, 9], cOut: 9, k: [3, 3], s: [2, 1], p: [1, 2], d: [1, 2], groups: 3 },
+  // Beyond the shared sweep: widths that are multiples of 4 but not 8 or 16 (partial column
+  // blocks of the row kernels), more channels than one channel block, a k2 s2 conv on whole vec4
+  // rows (space-to-depth) with bias, and groups on the row kernels.
+  { name: 'k3 s1 p1, width 12, 40 → 36 channels', x: [2, 40, 5, 12], cOut: 36, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'k3 s1 p1, width 20, stride 2 in height', x: [3, 5, 9, 20], cOut: 7, k: [3, 3], s: [2, 1], p: [2, 1] },
+  { name: 'k2 s2, width 16, 6 → 20 channels', x: [2, 6, 7, 16], cOut: 20, k: [2, 2], s: [2, 2], p: [0, 0] },
+  { name: 'k3 s1 p1, width 8, groups 2 (6 in / 10 out per group)', x: [2, 12, 5, 8], cOut: 20, k: [3, 3], s: [1, 1], p: [1, 1], groups: 2 },
+];
+
+export const CONVT: ConvTCase[] = [
+  { name: 'seed transconv1.0, batch 1', x: [1, 32, 8, 8], cOut: 16, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
+  { name: 'seed transconv1.0, batch 8', x: [8, 32, 8, 8], cOut: 16, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
+  { name: 'seed transconv2.0, batch 1', x: [1, 16, 16, 16], cOut: 3, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
+  { name: 'seed transconv2.0, batch 8', x: [8, 16, 16, 16], cOut: 3, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
+  { name: 'k3 s1 p1 (same size)', x: [2, 3, 7, 9], cOut: 1, k: [3, 3], s: [1, 1], p: [1, 1], op: [0, 0] },
+  { name: 'k3 s2 p1 op1 (exact 2× upsample)', x: [2, 3, 7, 9], cOut: 4, k: [3, 3], s: [2, 2], p: [1, 1], op: [1, 1] },
+  { name: 'k5 s3 p2 op1', x: [2, 1, 5, 4], cOut: 3, k: [5, 5], s: [3, 3], p: [2, 2], op: [1, 1] },
+  { name: 'k1 s3 (gaps between pixels)', x: [1, 3, 4, 5], cOut: 16, k: [1, 1], s: [3, 3], p: [0, 0], op: [2, 1] },
+  { name: 'rectangular k[2,3] s[3,1] p[1,0] op[2,0]', x: [2, 3, 7, 9], cOut: 2, k: [2, 3], s: [3, 1], p: [1, 0], op: [2, 0] },
+  { name: 'padding ≥ kernel−1 (crops)', x: [1, 16, 6, 6], cOut: 3, k: [2, 2], s: [2, 2], p: [2, 1], op: [1, 0] },
+  { name: 'k4 s2 p1 (DCGAN)', x: [2, 32, 4, 4], cOut: 3, k: [4, 4], s: [2, 2], p: [1, 1], op: [0, 0] },
+  { name: 'dilation 2, stride 1', x: [2, 3, 5, 6], cOut: 4, k: [3, 3], s: [1, 1], p: [1, 2], op: [0, 0], d: [2, 2] },
+  { name: 'dilation 2, stride 2 (odd rows: bias only)', x: [2, 3, 4, 5], cOut: 4, k: [3, 3], s: [2, 2], p: [0, 1], op: [1, 1], d: [2, 2] },
+  { name: 'dilation [2,3], stride [3,2]', x: [2, 2, 4, 5], cOut: 3, k: [3, 3], s: [3, 2], p: [1, 2], op: [1, 2], d: [2, 3] },
+  { name: 'dilation 4, stride 2, output padding 3 (< dilation)', x: [1, 3, 4, 4], cOut: 2, k: [2, 2], s: [2, 2], p: [1, 1], op: [3, 3], d: [4, 4] },
+  { name: 'groups 2 (4 out per group)', x: [2, 8, 5, 5], cOut: 8, k: [3, 3], s: [2, 2], p: [1, 1], op: [1, 1], groups: 2 },
+  { name: 'groups 2, 4 in / 3 out per group', x: [2, 8, 5, 4], cOut: 6, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0], groups: 2 },
+  { name: 'depthwise', x: [2, 5, 5, 6], cOut: 5, k: [3, 3], s: [2, 2], p: [1, 1], op: [0, 1], groups: 5 },
+  { name: 'depthwise ×2 (in 4 → out 8), dilation 2', x: [2, 4, 5, 5], cOut: 8, k: [2, 3], s: [2, 2], p: [0, 1], op: [1, 1], d: [2, 2], groups: 4 },
+  { name: 'groups 3, 2 in / 3 out per group, dilation [2,1]', x: [2, 6, 4, 5], cOut: 9, k: [3, 3], s: [2, 3], p: [1, 1], op: [1, 0], d: [2, 1], groups: 3 },
+  // Beyond the shared sweep: a stride-1 3-wide layer on whole vec4 rows (the row kernels'
+  // transposed case), a k2 s2 layer with output padding, and kernel = stride = 3 (depth-to-space
+  // with 3×3 blocks on rows that are not whole vec4s).
+  { name: 'k3 s1 p1, width 8, 20 → 36 channels', x: [2, 20, 6, 8], cOut: 36, k: [3, 3], s: [1, 1], p: [1, 1], op: [0, 0] },
+  { name: 'k2 s2 op1', x: [2, 5, 3, 4], cOut: 6, k: [2, 2], s: [2, 2], p: [0, 0], op: [1, 1] },
+  { name: 'k3 s3', x: [2, 5, 2, 6], cOut: 4, k: [3, 3], s: [3, 3], p: [0, 0], op: [0, 0] },
+];
+
+/** The seed autoencoder's four conv layers at `batch` (named as the sweep names them). */
+export function seedCases(batch: number): { conv: ConvCase[]; convT: ConvTCase[] } {
+  return {
+    conv: [
+      { name: `seed conv1.0, batch ${batch}`, x: [batch, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
+      { name: `seed conv2.0, batch ${batch}`, x: [batch, 16, 16, 16], cOut: 32, k: [3, 3], s: [1, 1], p: [1, 1] },
+    ],
+    convT: [
+      { name: `seed transconv1.0, batch ${batch}`, x: [batch, 32, 8, 8], cOut: 16, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
+      { name: `seed transconv2.0, batch ${batch}`, x: [batch, 16, 16, 16], cOut: 3, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
+    ],
+  };
+}
+
+/** Cases of `all` by name; an unknown name is an error, so a renamed case cannot drop out silently. */
+export function pick<C extends ConvCase>(all: C[], names: string[]): C[] {
+  return names.map((n) => all.find((c) => c.name === n) ?? (() => { throw new Error(`no sweep case named '${n}'`); })());
+}
+
+/** GEMM shapes (M, N, K): 1×1×1, odd sizes, sizes just past a tile, the seed's convolutions as GEMMs. */
+export const GEMM_SHAPES: [number, number, number][] = [
+  [1, 1, 1], [3, 5, 7], [4, 4, 4], [33, 12, 20], [31, 36, 8], [64, 64, 64], [100, 44, 36], [65, 520, 12],
+  [8192, 32, 144], // conv2.0 forward as implicit GEMM (M = pixels, N = out channels, K = in channels × taps)
+  [32, 144, 1024], // a weight gradient's shape (K = pixels), one image's worth
+  [256, 256, 256],
+];
+
+/** One case with its inputs and float64 results, computed once and shared by every variant. */
+interface Prepared { name: string; g: ConvGeometry; x: Tensor; w: Tensor; b: Tensor; y: Tensor; dy: Tensor; grads: { dx: Tensor; dw: Tensor; db: Tensor } }
+
+const cache = new Map<string, Prepared>();
+export function prepareConv(c: ConvCase): Prepared {
+  const hit = cache.get(`c:${c.name}`);
+  if (hit) return hit;
+  const rng = mulberry32(c.x.reduce((a, b) => a * 31 + b, c.cOut));
+  const groups = c.groups ?? 1;
+  const x = rand([...c.x], rng), w = rand([c.cOut, c.x[1] / groups, c.k[0], c.k[1]], rng), b = rand([c.cOut], rng);
+  const params = { stride: c.s, padding: c.p, dilation: c.d ?? [1, 1] as P, groups };
+  const y = conv2d(x, w, b, params);
+  const dy = rand(y.shape, rng);
+  const r = { name: c.name, g: conv2dGeometry(c.x, w.shape, params), x, w, b, y, dy, grads: conv2dBackward(x, w, dy, params) };
+  cache.set(`c:${c.name}`, r);
+  return r;
+}
+export function prepareConvT(c: ConvTCase): Prepared {
+  const hit = cache.get(`t:${c.name}`);
+  if (hit) return hit;
+  const rng = mulberry32(c.x.reduce((a, b) => a * 17 + b, c.cOut + 7));
+  const groups = c.groups ?? 1;
+  const x = rand([...c.x], rng), w = rand([c.x[1], c.cOut / groups, c.k[0], c.k[1]], rng), b = rand([c.cOut], rng);
+  const params = { stride: c.s, padding: c.p, outputPadding: c.op, dilation: c.d ?? [1, 1] as P, groups };
+  const y = convTranspose2d(x, w, b, params);
+  const dy = rand(y.shape, rng);
+  const r = { name: c.name, g: convTranspose2dGeometry(c.x, w.shape, params), x, w, b, y, dy, grads: convTranspose2dBackward(x, w, dy, params) };
+  cache.set(`t:${c.name}`, r);
+  return r;
+}
+
+/** What one check runs: the args, the io tensors to upload, the outputs to read and their references. */
+export interface Check { what: string; args: ConvArgs; inputs: Record<string, Tensor>; outputs: Record<string, Tensor> }
+
+/**
+ * The cases a sweep runs: forward kernels see `fwd`/`fwdT`, gradient kernels (sums over the batch,
+ * where large batches matter) `grad`/`gradT`.
+ */
+export interface Sweep { fwd: ConvCase[]; fwdT: ConvTCase[]; grad: ConvCase[]; gradT: ConvTCase[] }
+
+/**
+ * Every check of conv pass `pass` in every role the graph gives it: conv.forward is a conv2d's
+ * forward and a transposed conv's input gradient, conv.transposed the reverse, conv.grad_params
+ * both weight gradients, conv.grad_bias both bias gradients.
+ */
+export function roleChecks(pass: string, s: Sweep): Check[] {
+  switch (pass) {
+    case 'conv.forward': return [
+      ...s.fwd.map(prepareConv).map((c) => ({ what: `${c.name} (conv2d forward)`, args: { g: c.g, bias: true },
+        inputs: { x: c.x, w: c.w, bias: c.b }, outputs: { y: c.y } })),
+      ...s.fwdT.map(prepareConvT).map((c) => ({ what: `${c.name} (conv_transpose2d dx)`, args: { g: swapSides(c.g), bias: false },
+        inputs: { x: c.dy, w: c.w }, outputs: { y: c.grads.dx } })),
+    ];
+    case 'conv.transposed': return [
+      ...s.fwdT.map(prepareConvT).map((c) => ({ what: `${c.name} (conv_transpose2d forward)`, args: { g: c.g, bias: true },
+        inputs: { x: c.x, w: c.w, bias: c.b }, outputs: { y: c.y } })),
+      ...s.fwd.map(prepareConv).map((c) => ({ what: `${c.name} (conv2d dx)`, args: { g: swapSides(c.g), bias: false },
+        inputs: { x: c.dy, w: c.w }, outputs: { y: c.grads.dx } })),
+    ];
+    case 'conv.grad_params': return [
+      ...s.grad.map(prepareConv).map((c) => ({ what: `${c.name} (conv2d dw, db)`, args: { g: c.g, bias: true },
+        inputs: { x: c.x, dy: c.dy }, outputs: { dw: c.grads.dw, db: c.grads.db } })),
+      ...s.gradT.map(prepareConvT).map((c) => ({ what: `${c.name} (conv_transpose2d dw)`, args: { g: swapSides(c.g), bias: false },
+        inputs: { x: c.dy, dy: c.x }, outputs: { dw: c.grads.dw } })),
+    ];
+    case 'conv.grad_bias': return [
+      ...s.gradT.map(prepareConvT).map((c) => ({ what: `${c.name} (conv_transpose2d db)`, args: { g: c.g, bias: true },
+        inputs: { dy: c.dy }, outputs: { db: c.grads.db } })),
+      ...s.grad.map(prepareConv).map((c) => ({ what: `${c.name} (conv2d db)`, args: { g: c.g, bias: true },
+        inputs: { dy: c.dy }, outputs: { db: c.grads.db } })),
+    ];
+    default: throw new Error(`no sweep roles for pass '${pass}'`);
+  }
+}
+
+export const ACTS = ['relu', 'selu', 'sigmoid', 'tanh'] as const;
+const ACT_REF: Record<string, (v: Float64Array) => Float64Array> = { relu: actRef.relu, selu: actRef.selu, sigmoid: actRef.sigmoid, tanh: actRef.tanh };
+
+/** Forward checks of a forward pass (conv.forward or conv.transposed) on `cases`, to fuse an activation into. */
+export function forwardChecks(pass: string, conv: ConvCase[], convT: ConvTCase[]): Check[] {
+  const prepared = pass === 'conv.forward' ? conv.map(prepareConv) : convT.map(prepareConvT);
+  return prepared.map((c) => ({ what: c.name, args: { g: c.g, bias: true }, inputs: { x: c.x, w: c.w, bias: c.b }, outputs: { y: c.y } }));
+}
+
+/**
+ * `got` against `ref` within 1e-4 + 1e-4·|ref|: the first few mismatches ([] when all match) and
+ * the worst error as a multiple of the tolerance (Infinity for NaN or a wrong length).
+ */
+export function compare(got: Float32Array, ref: ArrayLike<number>, what: string): { bad: string[]; worst: number } {
+  if (got.length !== ref.length) return { bad: [`${what}: length ${got.length} ≠ ${ref.length}`], worst: Infinity };
+  const bad: string[] = [];
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    const r = ref[i]!, d = Math.abs(got[i]! - r), tol = 1e-4 + 1e-4 * Math.abs(r);
+    if (!(d <= tol) && bad.length < 3) bad.push(`${what}[${i}] got ${got[i]} want ${r}`);
+    worst = Math.max(worst, d / tol || (d === 0 ? 0 : Infinity));
+  }
+  return { bad, worst };
+}
+
+/** The GPU plumbing a sweep needs (test/gpu.ts in tests; plain WebGPU in the device script). */
+export interface GpuIo {
+  /** Runs `fn` inside error scopes; any GPU error is thrown. */
+  scoped<T>(g: Gpu, fn: () => T | Promise<T>): Promise<T>;
+  upload(g: Gpu, data: ArrayLike<number>, label: string): GPUBuffer;
+  empty(g: Gpu, count: number, label: string): GPUBuffer;
+  /** Records the dispatches in one pass, submits, and waits. */
+  run(g: Gpu, dispatches: Dispatch[]): Promise<void>;
+  readback(g: Gpu, buf: GPUBuffer, count: number): Promise<Float32Array>;
+}
+
+export interface CheckResult { bad: string[]; worst: number; skipped?: string }
+
+/** Runs `v` on one check (with `act` fused, if given); its mismatches, or why it is unsupported. */
+export async function runCheck(g: Gpu, io: GpuIo, pass: Pass<ConvArgs>, v: Variant<ConvArgs>, c: Check, act?: ConvArgs['act']): Promise<CheckResult> {
+  const args = act ? { ...c.args, act } : c.args;
+  const why = v.unsupported?.(capsOf(g.device), args);
+  if (why) return { bad: [], worst: 0, skipped: why };
+  const made: GPUBuffer[] = [];
+  const keep = (b: GPUBuffer) => (made.push(b), b);
+  try {
+    return await io.scoped(g, async () => {
+      const bufs: Record<string, GPUBuffer> = {};
+      for (const [k, t] of Object.entries(c.inputs)) bufs[k] = keep(io.upload(g, t.data, k));
+      for (const [k, t] of Object.entries(c.outputs)) bufs[k] = keep(io.empty(g, t.data.length, k));
+      const scratch = v.scratch?.(args) ?? 0;
+      if (scratch > 0) bufs.scratch = keep(io.empty(g, scratch, 'scratch'));
+      await io.run(g, v.build(g.device, args, bufs, `${pass.name}/${v.name}`));
+      const out: CheckResult = { bad: [], worst: 0 };
+      for (const [k, t] of Object.entries(c.outputs)) {
+        const ref = act ? ACT_REF[act]!(t.data) : t.data;
+        const r = compare(await io.readback(g, bufs[k]!, t.data.length), ref, `${c.what}: ${k}`);
+        out.bad.push(...r.bad);
+        out.worst = Math.max(out.worst, r.worst);
+      }
+      return out;
+    });
+  } finally {
+    // Large sweeps (batch 32 and up) would otherwise hold every case's buffers until collection.
+    for (const b of made) b.destroy();
+  }
+}
+
+export interface VariantSweep { ran: number; bad: string[]; worst: number; unsupported: { what: string; why: string }[] }
+
+/** Variant `v` over every check in turn: how many ran, every mismatch, and each unsupported case with its reason. */
+export async function sweepVariant(g: Gpu, io: GpuIo, pass: Pass<ConvArgs>, v: Variant<ConvArgs>, checks: Check[]): Promise<VariantSweep> {
+  const out: VariantSweep = { ran: 0, bad: [], worst: 0, unsupported: [] };
+  for (const c of checks) {
+    // A GPU error fails this check with its message and the sweep goes on to the next.
+    const r = await runCheck(g, io, pass, v, c).catch((e: unknown): CheckResult => ({ bad: [`${c.what}: ${(e as Error).message ?? e}`], worst: Infinity }));
+    if (r.skipped) out.unsupported.push({ what: c.what, why: r.skipped });
+    else out.ran++;
+    out.bad.push(...r.bad);
+    out.worst = Math.max(out.worst, r.worst);
+  }
+  return out;
+}
