@@ -92,7 +92,8 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
     if (i < valid) {
       let r = term(y[i], target_at(i));
       acc += r.x;
-      if (GRAD) { dy[i] = p.grad_scale * r.y; }
+      // With ACT_GRAD, dy continues through the output activation (its backward reads y alone).
+      if (GRAD) { dy[i] = activation_grad(ACT_GRAD, p.grad_scale * r.y, y[i]); }
     } else if (GRAD) {
       dy[i] = 0.0;
     }

@@ -122,6 +122,9 @@ describe('the step plan', () => {
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.2/backward+selu');
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.0/forward+selu');
     expect(tg.graph.nodes.filter((n) => n.layer === 'conv1.1')).toEqual([]);
+    // The output Sigmoid's backward is fused into the loss's gradient.
+    expect(tg.graph.nodes.map((n) => n.label)).toContain('loss+sigmoid');
+    expect(tg.graph.nodes.filter((n) => n.layer === 'transconv2.1')).toEqual([]);
   });
 });
 

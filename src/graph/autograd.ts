@@ -213,15 +213,23 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
   const saved = forward(g, model, B, 'train', input, m, grad, c.seed ?? 0);
   const output = saved[saved.length - 1]!.y;
 
-  // Loss, into this step's slot of the loss ring, fused with its gradient.
-  let dy = g.tensor('loss/grad', output.shape);
-  g.node({ label: 'loss', layer: 'loss', phase: 'loss', pass: 'loss', args: lossArgs(model, B, true),
+  // Loss, into this step's slot of the loss ring, fused with its gradient — and with the output
+  // activation's backward when that reads only the output (sigmoid after MSE, say).
+  const lowest = lowestTrainable(model);
+  const last = model.layers.length - 1;
+  const lastL = model.layers[last]!;
+  const outAct = model.loss !== 'cross_entropy' && last > lowest && BACKWARD_FROM[lastL.type as ActivationKind] === 'y'
+    ? LAYERS[lastL.type]!.fusable?.(lastL.fields) : undefined;
+  let dy = g.tensor(outAct ? `${lastL.name}/grad_in` : 'loss/grad', output.shape);
+  const args = lossArgs(model, B, true);
+  if (outAct && outAct.kind !== 'gelu') args.actGrad = { kind: outAct.kind, slope: outAct.slope };
+  g.node({ label: outAct ? `loss+${outAct.kind}` : 'loss', layer: 'loss', phase: 'loss', pass: 'loss', args,
     reads: { y: output, target: model.target === 'label' ? labels : input }, writes: { loss, dy } });
   guard('check/loss', 'guard.check', 1, GUARD_CODES.loss, { values: loss }, { status }, true);
 
-  // Backward, last layer first, down to the lowest trainable layer (which needs no input gradient).
-  const lowest = lowestTrainable(model);
-  for (let i = model.layers.length - 1; i >= lowest; i--) {
+  // Backward, last layer first (or the one before a fused output activation), down to the lowest
+  // trainable layer (which needs no input gradient).
+  for (let i = args.actGrad ? last - 1 : last; i >= lowest; i--) {
     const L = model.layers[i]!;
     const rec = LAYERS[L.type]!;
     // An activation right before a layer that can apply its backward (conv → act → pool) is

@@ -16,5 +16,8 @@ function uniform(c: GatherArgs, base: number) {
 
 /** io: pixels, order, labels → x, y_labels. The batch position is set per step. */
 export const gatherPass = singlePass<GatherArgs>('data.gather', ['pixels', 'order', 'labels'], ['x', 'y_labels'],
-  (device, c, io, label) => [makeDispatch(device, gatherShader, 'main', label, c.batch * c.recordSize, uniform(c, 0), io)],
+  (device, c, io, label) => [c.recordSize % 4 === 0
+    ? makeDispatch(device, gatherShader, 'main4', label, c.batch * (c.recordSize / 4), uniform(c, 0),
+      { pixels: io.pixels!, order: io.order!, labels: io.labels!, x4: io.x!, y_labels: io.y_labels! })
+    : makeDispatch(device, gatherShader, 'main', label, c.batch * c.recordSize, uniform(c, 0), io)],
   { perStep: (device, [d], c, s) => writeUniform(device, d!, uniform(c, s.batchBase)) });

@@ -8,6 +8,7 @@ import type { Binding } from '../gpu/kernel.ts';
 import lossWgsl from '../../shaders/loss.wgsl?raw';
 import { makeDispatch, placeholder, shader, writeUniform, type Dispatch } from './dispatch.ts';
 import { singlePass } from './variant.ts';
+import { activationOverrides } from './activation.ts';
 
 export const lossShader = shader('loss', lossWgsl);
 
@@ -32,6 +33,11 @@ export interface LossArgs {
   grad?: boolean;
   /** Count correct rows into `correct` (label targets only); says how C = 1 rows are thresholded. */
   accuracy?: Prediction;
+  /**
+   * The model's output activation, whose backward the gradient continues through (its backward
+   * reads y alone): dy is then the gradient at the activation's input. Not for cross-entropy.
+   */
+  actGrad?: { kind: 'relu' | 'selu' | 'sigmoid' | 'tanh' | 'leakyrelu'; slope: number };
 }
 
 export interface LossStep {
@@ -103,7 +109,13 @@ function uniform(a: LossArgs, s: LossStep) {
 
 function overrides(a: LossArgs): Record<string, number> {
   const acc = a.accuracy === undefined ? 0 : a.accuracy === 'probabilities' ? 1 : 2;
-  return { KIND: LOSS_CODES[a.kind], TARGET: a.target === 'label' ? 1 : 0, GRAD: a.grad === false ? 0 : 1, ACC: acc };
+  const o: Record<string, number> = { KIND: LOSS_CODES[a.kind], TARGET: a.target === 'label' ? 1 : 0, GRAD: a.grad === false ? 0 : 1, ACC: acc };
+  if (a.actGrad) {
+    const act = activationOverrides(a.actGrad.kind, { negativeSlope: a.actGrad.slope });
+    o.ACT_GRAD = act.ACT!;
+    if (act.SLOPE !== undefined) o.SLOPE = act.SLOPE;
+  }
+  return o;
 }
 
 // Bound where an output is not written (no dy, no count). The shared placeholder cannot be: a
