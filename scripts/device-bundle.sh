@@ -6,6 +6,7 @@
 #   node           this machine's node binary
 #   node_modules/webgpu/   Dawn's package: index.js, package.json, dist/linux-x64/dawn.node
 #   lib/libvulkan.so.1     this machine's Vulkan loader, used only where the system has none
+#   glvnd/libEGL.so.1 …   glvnd's libEGL and libGLdispatch, which NVIDIA's Vulkan driver needs headless
 #   test/fixtures/cae_*.safetensors   the PyTorch goldens of the step parity check
 # There: tar xJf kiln-device.tar.xz -C /tmp && /tmp/kiln-device/run.sh [--quick] > check.json
 set -euo pipefail
@@ -19,6 +20,16 @@ cp "$(readlink -f "$(command -v node)")" "$out/node"
 loader=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p | awk '/libvulkan\.so\.1 .*x86-64/ && !found { print $NF; found = 1 }')  # no early exit: pipefail
 [ -n "$loader" ] || { echo "device-bundle: no libvulkan.so.1 here (apt-get install -y libvulkan1)" >&2; exit 1; }
 cp "$(readlink -f "$loader")" "$out/lib/libvulkan.so.1"
+# glvnd's libEGL and libGLdispatch: NVIDIA's Vulkan driver, headless, reaches the GPU through
+# libEGL.so.1, and gives the loader no vkCreateInstance without it (seen on an H200 image without
+# libglvnd: "Could not get 'vkCreateInstance' via 'vk_icdGetInstanceProcAddr'").
+mkdir -p "$out/glvnd"
+for l in libEGL.so.1 libGLdispatch.so.0; do
+  p=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p | awk -v l="$l" '$1 == l && /x86-64/ && !found { print $NF; found = 1 }')
+  [ -n "$p" ] || { echo "device-bundle: no $l here (apt-get install -y libegl1)" >&2; exit 1; }
+  cp "$(readlink -f "$p")" "$out/glvnd/$l"
+done
+printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "libEGL_nvidia.so.0"}}\n' > "$out/glvnd/10_nvidia.json"
 cp test/fixtures/cae_train.safetensors test/fixtures/cae_forward_backward.safetensors "$out/test/fixtures/"
 cat > "$out/run.sh" <<'RUN'
 #!/bin/sh
@@ -31,6 +42,14 @@ ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
 if ! "$ldconfig" -p 2>/dev/null | grep -q 'libvulkan\.so\.1 '; then
   export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   echo "run.sh: no libvulkan.so.1 on this system; using the bundled loader" >&2
+fi
+# NVIDIA's Vulkan driver needs glvnd's libEGL.so.1 (and the EGL vendor file naming libEGL_nvidia).
+if ! "$ldconfig" -p 2>/dev/null | grep -q 'libEGL\.so\.1 '; then
+  export LD_LIBRARY_PATH="$here/glvnd${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  echo "run.sh: no libEGL.so.1 on this system; using the bundled glvnd libEGL" >&2
+fi
+if [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && ! ls /usr/share/glvnd/egl_vendor.d/*nvidia*.json /etc/glvnd/egl_vendor.d/*nvidia*.json >/dev/null 2>&1; then
+  export __EGL_VENDOR_LIBRARY_FILENAMES="$here/glvnd/10_nvidia.json"
 fi
 # The NVIDIA driver's Vulkan ICD (from the driver package, e.g. libnvidia-gl-<version>, or mounted
 # by the NVIDIA container runtime). Without a json file but with the driver's library, write one.
