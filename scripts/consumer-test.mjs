@@ -24,11 +24,13 @@ const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.inde
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const STEPS = 20; // README's examples train this many steps
 /**
- * The issue's target for the first `kiln train --json` line after launch. Printed beside the
+ * The issue's target for the first `kiln train --json` line after launch, with a warm tuning cache. Printed beside the
  * measurement, not enforced: pipeline compilation and the CLI's batched loss readback set it
  * (src/), not the packaging this suite checks.
  */
 const FIRST_STEP_TARGET_S = 2;
+/** Compile plus tuning from an empty cache, then the first step (issue #8's goal). */
+const COLD_START_TARGET_S = 15;
 
 // --- temporary folder: removed on every way out ---------------------------------------------------
 const tmp = mkdtempSync(join(tmpdir(), 'kiln-consumer-'));
@@ -204,20 +206,24 @@ await check('a strict TypeScript consumer type-checks against the shipped .d.ts 
   mustSucceed(await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: app }), 'tsc --noEmit');
 });
 
-await check('npx kiln train --steps 3 --json runs from the tarball in plain node, on the embedded sample', [installed], async () => {
-  // A tuning cache of its own, empty (not the user's): the first run a new user sees.
-  let first;
-  const lines = [];
-  const r = mustSucceed(await run('npx', ['--no-install', 'kiln', 'train', '--steps', '3', '--json'], {
-    cwd: app, env: { KILN_CACHE_DIR: join(tmp, 'cache') },
-    onLine: (l, ms) => { lines.push(l); if (first === undefined && /"step"/.test(l)) first = ms / 1000; },
-  }), 'npx kiln train');
-  const out = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-  expectLosses(out.filter((o) => o.step !== undefined).map((o) => `loss ${o.loss}`), 3, 'kiln train');
-  if (!out.some((o) => o.summary)) throw new Error(`no summary line:\n${tail(r.stdout)}`);
-  facts.first_step_line_s = Number(first.toFixed(2));
-  console.log(`    first step line ${first.toFixed(2)} s after launch (target ${FIRST_STEP_TARGET_S} s${first > FIRST_STEP_TARGET_S ? ': OVER' : ''}), ` +
-    `exit after ${(r.ms / 1000).toFixed(2)} s`);
+await check('npx kiln train --steps 3 --json runs from the tarball in plain node, on the embedded sample (cold, then warm tuning cache)', [installed], async () => {
+  // A tuning cache of its own, empty (not the user's): the first run a new user sees, then the
+  // second, which finds every kernel choice cached. Times are reported against the targets, never
+  // asserted (speed is measured, not tested).
+  for (const [run_, target] of [['cold', COLD_START_TARGET_S], ['warm', FIRST_STEP_TARGET_S]]) {
+    let first;
+    const lines = [];
+    const r = mustSucceed(await run('npx', ['--no-install', 'kiln', 'train', '--steps', '3', '--json'], {
+      cwd: app, env: { KILN_CACHE_DIR: join(tmp, 'cache') },
+      onLine: (l, ms) => { lines.push(l); if (first === undefined && /"step"/.test(l)) first = ms / 1000; },
+    }), `npx kiln train (${run_} cache)`);
+    const out = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    expectLosses(out.filter((o) => o.step !== undefined).map((o) => `loss ${o.loss}`), 3, 'kiln train');
+    if (!out.some((o) => o.summary)) throw new Error(`no summary line:\n${tail(r.stdout)}`);
+    facts[`first_step_line_${run_}_s`] = Number(first.toFixed(2));
+    console.log(`    ${run_} tuning cache: first step line ${first.toFixed(2)} s after launch (target ${target} s${first > target ? ': OVER' : ''}), ` +
+      `exit after ${(r.ms / 1000).toFixed(2)} s`);
+  }
 });
 
 await check(`README's Node example runs with plain node (${STEPS} finite losses)`, [installed], async () => {

@@ -19,7 +19,7 @@
 //      skipped is named in "warnings".
 // Prints one JSON object on stdout (also written to --out FILE, default $OUT/device-check.json,
 // after every section, so a run cut short still leaves what it had), a short summary on stderr,
-// and exits 1 if any check failed. Estimated 2–3 min on an H200. `--quick` (batches 8 and 16, a few
+// and exits 1 if any check failed. 80 s on an H200 (2026-11-28). `--quick` (batches 8 and 16, a few
 // shapes, short benchmarks) is how it is tried here on SwiftShader first (≈ 2 min on 2 cores).
 // Other flags: --only variants,parity,tune,bench   --fixtures DIR (test/fixtures)   --require-gpu
 // (a software adapter fails the run)   --out FILE.   From source here (Vite's module runner):

@@ -10,32 +10,10 @@ import { convTranspose2dForward, convTranspose2dGeometry } from '../src/ops/conv
 import { mulberry32, rand, type Tensor } from './reference/tensor.ts';
 import { conv2dBackwardInput, conv2dForward, conv2dGeometry, convGradBias, convGradScratch, convGradWeight } from '../src/ops/conv2d.ts';
 import { empty, expectClose, gpu, readback, run, scoped, upload } from './gpu.ts';
+import { CONV_SWEEP } from './variant_sweep.ts';
 
 type P = [number, number];
-interface Case { name: string; x: [number, number, number, number]; cOut: number; k: P; s: P; p: P; d?: P; groups?: number }
-
-const CASES: Case[] = [
-  { name: 'seed conv1.0, batch 1', x: [1, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
-  { name: 'seed conv1.0, batch 8', x: [8, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
-  { name: 'seed conv1.0, batch 32 (long weight-gradient sums)', x: [32, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
-  { name: 'seed conv2.0, batch 1', x: [1, 16, 16, 16], cOut: 32, k: [3, 3], s: [1, 1], p: [1, 1] },
-  { name: 'seed conv2.0, batch 8', x: [8, 16, 16, 16], cOut: 32, k: [3, 3], s: [1, 1], p: [1, 1] },
-  { name: 'odd 7×9, k1', x: [2, 3, 7, 9], cOut: 1, k: [1, 1], s: [1, 1], p: [0, 0] },
-  { name: 'odd 7×9, k2 s2', x: [2, 1, 7, 9], cOut: 3, k: [2, 2], s: [2, 2], p: [0, 0] },
-  { name: 'k5 s3 p2', x: [2, 3, 11, 13], cOut: 16, k: [5, 5], s: [3, 3], p: [2, 2] },
-  { name: 'rectangular k[2,3] s[1,2] p[0,1]', x: [2, 3, 7, 9], cOut: 4, k: [2, 3], s: [1, 2], p: [0, 1] },
-  { name: 'k3 s2 p1, 32 channels', x: [1, 32, 9, 7], cOut: 3, k: [3, 3], s: [2, 2], p: [1, 1] },
-  { name: 'k3 s3 p0 (rows left over)', x: [1, 2, 10, 11], cOut: 2, k: [3, 3], s: [3, 3], p: [0, 0] },
-  { name: 'dilation 2', x: [2, 3, 9, 10], cOut: 4, k: [3, 3], s: [1, 1], p: [2, 2], d: [2, 2] },
-  { name: 'dilation [2,3], stride [2,1]', x: [2, 3, 11, 12], cOut: 5, k: [3, 2], s: [2, 1], p: [1, 2], d: [2, 3] },
-  { name: 'groups 2 (4 out per group)', x: [2, 8, 9, 9], cOut: 8, k: [3, 3], s: [1, 1], p: [1, 1], groups: 2 },
-  { name: 'groups 2, 3 in / 4 out per group, dilation 2, stride 2', x: [2, 6, 12, 11], cOut: 8, k: [3, 3], s: [2, 2], p: [2, 2], d: [2, 2], groups: 2 },
-  { name: 'groups 2, 6 out per group', x: [2, 4, 8, 9], cOut: 12, k: [2, 3], s: [1, 2], p: [0, 1], groups: 2 },
-  { name: 'depthwise', x: [2, 5, 9, 8], cOut: 5, k: [3, 3], s: [1, 1], p: [1, 1], groups: 5 },
-  { name: 'depthwise ×2 (in 4 → out 8), stride 2', x: [2, 4, 8, 9], cOut: 8, k: [3, 3], s: [2, 2], p: [1, 1], groups: 4 },
-  { name: 'depthwise, 16 channels, k5 d2 (batch 4)', x: [4, 16, 10, 10], cOut: 16, k: [5, 5], s: [1, 1], p: [4, 4], d: [2, 2], groups: 16 },
-  { name: 'groups 3, 2 in / 3 out per group, dilation [1,2]', x: [2, 6, 9, 9], cOut: 9, k: [3, 3], s: [2, 1], p: [1, 2], d: [1, 2], groups: 3 },
-];
+const CASES = CONV_SWEEP; // the shapes the kernel-variant sweep shares (test/variant_sweep.ts)
 
 describe('conv2d on the GPU matches the float64 reference', () => {
   for (const c of CASES) {

@@ -11,32 +11,10 @@ import {
   convTranspose2dGeometry, convTranspose2dGradScratch,
 } from '../src/ops/conv_transpose2d.ts';
 import { empty, expectClose, gpu, readback, run, scoped, upload } from './gpu.ts';
+import { CONVT_SWEEP } from './variant_sweep.ts';
 
 type P = [number, number];
-interface Case { name: string; x: [number, number, number, number]; cOut: number; k: P; s: P; p: P; op: P; d?: P; groups?: number }
-
-const CASES: Case[] = [
-  { name: 'seed transconv1.0, batch 1', x: [1, 32, 8, 8], cOut: 16, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
-  { name: 'seed transconv1.0, batch 8', x: [8, 32, 8, 8], cOut: 16, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
-  { name: 'seed transconv2.0, batch 1', x: [1, 16, 16, 16], cOut: 3, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
-  { name: 'seed transconv2.0, batch 8', x: [8, 16, 16, 16], cOut: 3, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
-  { name: 'k3 s1 p1 (same size)', x: [2, 3, 7, 9], cOut: 1, k: [3, 3], s: [1, 1], p: [1, 1], op: [0, 0] },
-  { name: 'k3 s2 p1 op1 (exact 2× upsample)', x: [2, 3, 7, 9], cOut: 4, k: [3, 3], s: [2, 2], p: [1, 1], op: [1, 1] },
-  { name: 'k5 s3 p2 op1', x: [2, 1, 5, 4], cOut: 3, k: [5, 5], s: [3, 3], p: [2, 2], op: [1, 1] },
-  { name: 'k1 s3 (gaps between pixels)', x: [1, 3, 4, 5], cOut: 16, k: [1, 1], s: [3, 3], p: [0, 0], op: [2, 1] },
-  { name: 'rectangular k[2,3] s[3,1] p[1,0] op[2,0]', x: [2, 3, 7, 9], cOut: 2, k: [2, 3], s: [3, 1], p: [1, 0], op: [2, 0] },
-  { name: 'padding ≥ kernel−1 (crops)', x: [1, 16, 6, 6], cOut: 3, k: [2, 2], s: [2, 2], p: [2, 1], op: [1, 0] },
-  { name: 'k4 s2 p1 (DCGAN)', x: [2, 32, 4, 4], cOut: 3, k: [4, 4], s: [2, 2], p: [1, 1], op: [0, 0] },
-  { name: 'dilation 2, stride 1', x: [2, 3, 5, 6], cOut: 4, k: [3, 3], s: [1, 1], p: [1, 2], op: [0, 0], d: [2, 2] },
-  { name: 'dilation 2, stride 2 (odd rows: bias only)', x: [2, 3, 4, 5], cOut: 4, k: [3, 3], s: [2, 2], p: [0, 1], op: [1, 1], d: [2, 2] },
-  { name: 'dilation [2,3], stride [3,2]', x: [2, 2, 4, 5], cOut: 3, k: [3, 3], s: [3, 2], p: [1, 2], op: [1, 2], d: [2, 3] },
-  { name: 'dilation 4, stride 2, output padding 3 (< dilation)', x: [1, 3, 4, 4], cOut: 2, k: [2, 2], s: [2, 2], p: [1, 1], op: [3, 3], d: [4, 4] },
-  { name: 'groups 2 (4 out per group)', x: [2, 8, 5, 5], cOut: 8, k: [3, 3], s: [2, 2], p: [1, 1], op: [1, 1], groups: 2 },
-  { name: 'groups 2, 4 in / 3 out per group', x: [2, 8, 5, 4], cOut: 6, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0], groups: 2 },
-  { name: 'depthwise', x: [2, 5, 5, 6], cOut: 5, k: [3, 3], s: [2, 2], p: [1, 1], op: [0, 1], groups: 5 },
-  { name: 'depthwise ×2 (in 4 → out 8), dilation 2', x: [2, 4, 5, 5], cOut: 8, k: [2, 3], s: [2, 2], p: [0, 1], op: [1, 1], d: [2, 2], groups: 4 },
-  { name: 'groups 3, 2 in / 3 out per group, dilation [2,1]', x: [2, 6, 4, 5], cOut: 9, k: [3, 3], s: [2, 3], p: [1, 1], op: [1, 0], d: [2, 1], groups: 3 },
-];
+const CASES = CONVT_SWEEP; // the shapes the kernel-variant sweep shares (test/variant_sweep.ts)
 
 describe('conv_transpose2d on the GPU matches the float64 reference', () => {
   for (const c of CASES) {

@@ -18,7 +18,8 @@ type Shape4 = [number, number, number, number];
 export interface ConvCase { name: string; x: Shape4; cOut: number; k: P; s: P; p: P; d?: P; groups?: number }
 export interface ConvTCase extends ConvCase { op: P }
 
-export const CONV: ConvCase[] = [
+/** The shared sweep: also run op by op in test/conv2d.gpu.test.ts. */
+export const CONV_SWEEP: ConvCase[] = [
   { name: 'seed conv1.0, batch 1', x: [1, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
   { name: 'seed conv1.0, batch 8', x: [8, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
   { name: 'seed conv1.0, batch 32', x: [32, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
@@ -39,6 +40,10 @@ export const CONV: ConvCase[] = [
   { name: 'depthwise ×2 (in 4 → out 8), stride 2', x: [2, 4, 8, 9], cOut: 8, k: [3, 3], s: [2, 2], p: [1, 1], groups: 4 },
   { name: 'depthwise, 16 channels, k5 d2 (batch 4)', x: [4, 16, 10, 10], cOut: 16, k: [5, 5], s: [1, 1], p: [4, 4], d: [2, 2], groups: 16 },
   { name: 'groups 3, 2 in / 3 out per group, dilation [1,2]', x: [2, 6, 9, 9], cOut: 9, k: [3, 3], s: [2, 1], p: [1, 2], d: [1, 2], groups: 3 },
+];
+
+export const CONV: ConvCase[] = [
+  ...CONV_SWEEP,
   // Beyond the shared sweep: widths that are multiples of 4 but not 8 or 16 (partial column
   // blocks of the row kernels), more channels than one channel block, a k2 s2 conv on whole vec4
   // rows (space-to-depth) with bias, and groups on the row kernels.
@@ -48,7 +53,8 @@ export const CONV: ConvCase[] = [
   { name: 'k3 s1 p1, width 8, groups 2 (6 in / 10 out per group)', x: [2, 12, 5, 8], cOut: 20, k: [3, 3], s: [1, 1], p: [1, 1], groups: 2 },
 ];
 
-export const CONVT: ConvTCase[] = [
+/** The shared sweep: also run op by op in test/conv_transpose2d.gpu.test.ts. */
+export const CONVT_SWEEP: ConvTCase[] = [
   { name: 'seed transconv1.0, batch 1', x: [1, 32, 8, 8], cOut: 16, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
   { name: 'seed transconv1.0, batch 8', x: [8, 32, 8, 8], cOut: 16, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
   { name: 'seed transconv2.0, batch 1', x: [1, 16, 16, 16], cOut: 3, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
@@ -69,6 +75,10 @@ export const CONVT: ConvTCase[] = [
   { name: 'depthwise', x: [2, 5, 5, 6], cOut: 5, k: [3, 3], s: [2, 2], p: [1, 1], op: [0, 1], groups: 5 },
   { name: 'depthwise ×2 (in 4 → out 8), dilation 2', x: [2, 4, 5, 5], cOut: 8, k: [2, 3], s: [2, 2], p: [0, 1], op: [1, 1], d: [2, 2], groups: 4 },
   { name: 'groups 3, 2 in / 3 out per group, dilation [2,1]', x: [2, 6, 4, 5], cOut: 9, k: [3, 3], s: [2, 3], p: [1, 1], op: [1, 0], d: [2, 1], groups: 3 },
+];
+
+export const CONVT: ConvTCase[] = [
+  ...CONVT_SWEEP,
   // Beyond the shared sweep: a stride-1 3-wide layer on whole vec4 rows (the row kernels'
   // transposed case), a k2 s2 layer with output padding, and kernel = stride = 3 (depth-to-space
   // with 3×3 blocks on rows that are not whole vec4s).

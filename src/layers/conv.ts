@@ -5,7 +5,7 @@ import { ShapeError } from '../errors.ts';
 import { conv2dGeometry, convMacs, convTranspose2dGeometry, swapSides, type ConvGeometry } from '../geometry/conv.ts';
 import type { Pair } from '../geometry/util.ts';
 import type { Tensor } from '../graph/graph.ts';
-import type { Layer, LayerBuilder, LayerRecord, Shape } from './types.ts';
+import type { FusableActivation, Layer, LayerBuilder, LayerRecord, Shape } from './types.ts';
 
 export interface ConvFields { out: number; kernel: Pair; stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean }
 export interface ConvTFields extends ConvFields { outputPadding: Pair }
@@ -49,10 +49,34 @@ function params(weight: number[], f: ConvFields) {
     ...(f.bias ? [{ name: 'bias', shape: [f.out], init: { kind: 'uniform' as const, bound } }] : [])];
 }
 
-function io(b: LayerBuilder, f: ConvFields): Record<string, Tensor> {
+function io(b: LayerBuilder, f: { bias: boolean }): Record<string, Tensor> {
   const w = b.param('weight');
   return f.bias ? { w, bias: b.param('bias') } : { w };
 }
+
+/**
+ * A conv2d's graph nodes for geometry `g`. Linear (a 1×1 conv of a 1×1 image) adds the same ones,
+ * so the two records cannot drift apart.
+ */
+export const convNodes = {
+  forward(b: LayerBuilder, f: { bias: boolean }, x: Tensor, fuse: FusableActivation | undefined, g: ConvGeometry, outShape: Shape) {
+    const y = b.tensor('out', [b.batch, ...outShape]);
+    b.node('forward', fuse ? `forward+${fuse.kind}` : 'forward', 'conv.forward',
+      { g, act: fuse?.kind, slope: fuse?.slope, bias: f.bias }, { x, ...io(b, f) }, { y });
+    return { x, y };
+  },
+  backward(b: LayerBuilder, f: { bias: boolean }, x: Tensor, dy: Tensor, needDx: boolean, g: ConvGeometry): Tensor | undefined {
+    const dw = b.grad('weight');
+    if (dw) {
+      const db = f.bias ? b.grad('bias') : undefined;
+      b.node('backward', 'backward/params', 'conv.grad_params', { g, bias: !!db }, { x, dy }, db ? { dw, db } : { dw });
+    }
+    if (!needDx) return undefined;
+    const dx = b.tensor('grad_in', x.shape);
+    b.node('backward', 'backward/dx', 'conv.transposed', { g: swapSides(g), bias: false }, { x: dy, w: b.param('weight') }, { y: dx });
+    return dx;
+  },
+};
 
 export const conv2d: LayerRecord<ConvFields> = {
   type: 'conv2d', doc: '2-D convolution (cross-correlation), weight [out, in/groups, kh, kw]', fields: CONV_FIELDS,
@@ -63,25 +87,8 @@ export const conv2d: LayerRecord<ConvFields> = {
   params: (x, f) => params(convWeight(x, f), f),
   buffers: () => [],
   fusesActivation: true,
-  forward(b, L, x, fuse) {
-    const g = geometry(L, b.batch);
-    const y = b.tensor('out', [b.batch, ...L.outShape]);
-    b.node('forward', fuse ? `forward+${fuse.kind}` : 'forward', 'conv.forward',
-      { g, act: fuse?.kind, slope: fuse?.slope, bias: L.fields.bias }, { x, ...io(b, L.fields) }, { y });
-    return { x, y };
-  },
-  backward(b, L, { x }, dy, needDx) {
-    const g = geometry(L, b.batch);
-    const dw = b.grad('weight');
-    if (dw) {
-      const db = L.fields.bias ? b.grad('bias') : undefined;
-      b.node('backward', 'backward/params', 'conv.grad_params', { g, bias: !!db }, { x, dy }, db ? { dw, db } : { dw });
-    }
-    if (!needDx) return undefined;
-    const dx = b.tensor('grad_in', x.shape);
-    b.node('backward', 'backward/dx', 'conv.transposed', { g: swapSides(g), bias: false }, { x: dy, w: b.param('weight') }, { y: dx });
-    return dx;
-  },
+  forward: (b, L, x, fuse) => convNodes.forward(b, L.fields, x, fuse, geometry(L, b.batch), L.outShape),
+  backward: (b, L, { x }, dy, needDx) => convNodes.backward(b, L.fields, x, dy, needDx, geometry(L, b.batch)),
   flops(L, batch) {
     const f = 2 * convMacs(geometry(L, batch));
     return { forward: f, backwardInput: f, backwardParams: f };

@@ -3,9 +3,9 @@
 // and every conv kernel variant (the GEMM-shaped ones above all) serves it too.
 import { ShapeError } from '../errors.ts';
 import type { ConvGeometry } from '../geometry/conv.ts';
-import { swapSides } from '../geometry/conv.ts';
 import { size } from '../graph/graph.ts';
 import type { Layer, LayerRecord, Shape } from './types.ts';
+import { convNodes } from './conv.ts';
 
 export interface LinearFields { out: number; bias: boolean }
 
@@ -35,26 +35,8 @@ export const linear: LayerRecord<LinearFields> = {
   },
   buffers: () => [],
   fusesActivation: true,
-  forward(b, L, x, fuse) {
-    const y = b.tensor('out', [b.batch, L.fields.out]);
-    const w = b.param('weight');
-    b.node('forward', fuse ? `forward+${fuse.kind}` : 'forward', 'conv.forward',
-      { g: geometry(L, b.batch), act: fuse?.kind, slope: fuse?.slope, bias: L.fields.bias },
-      L.fields.bias ? { x, w, bias: b.param('bias') } : { x, w }, { y });
-    return { x, y };
-  },
-  backward(b, L, { x }, dy, needDx) {
-    const g = geometry(L, b.batch);
-    const dw = b.grad('weight');
-    if (dw) {
-      const db = L.fields.bias ? b.grad('bias') : undefined;
-      b.node('backward', 'backward/params', 'conv.grad_params', { g, bias: !!db }, { x, dy }, db ? { dw, db } : { dw });
-    }
-    if (!needDx) return undefined;
-    const dx = b.tensor('grad_in', x.shape);
-    b.node('backward', 'backward/dx', 'conv.transposed', { g: swapSides(g), bias: false }, { x: dy, w: b.param('weight') }, { y: dx });
-    return dx;
-  },
+  forward: (b, L, x, fuse) => convNodes.forward(b, L.fields, x, fuse, geometry(L, b.batch), [L.fields.out]),
+  backward: (b, L, { x }, dy, needDx) => convNodes.backward(b, L.fields, x, dy, needDx, geometry(L, b.batch)),
   flops(L, batch) {
     const f = 2 * batch * features(L.inShape) * L.fields.out;
     return { forward: f, backwardInput: f, backwardParams: f };
