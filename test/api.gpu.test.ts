@@ -9,6 +9,8 @@ import { Trainer } from '../src/train/trainer.ts';
 import { Predictor } from '../src/train/predict.ts';
 import { Evaluator } from '../src/train/evaluate.ts';
 import { gpu, scoped } from './gpu.ts';
+import { openNodeDevice } from '../src/gpu/node.ts';
+import type { Gpu } from '../src/gpu/device.ts';
 
 const sample = await loadEmbeddedSample();
 const test = await loadEmbeddedSampleTest();
@@ -114,6 +116,33 @@ describe('the embedding API', () => {
       expect(r.images!.length).toBe(5 * 3072);
       expect(r.classes).toBeUndefined();
       p.dispose();
+    });
+  });
+
+  it('a bare GPUDevice, a closed Kiln device or something else as gpu is refused by name, before any GPU work', async () => {
+    const g = await gpu();
+    const data = take(16);
+    const bare = g.device as unknown as Gpu;
+    expect(() => new Trainer(bare, classifier, data, { batch: 8, optimizer: adam }))
+      .toThrow(/^Trainer: gpu must be what openDevice \/ openBrowserDevice \/ openNodeDevice returned \(got a bare GPUDevice/);
+    expect(() => Predictor.fromWeights({} as Gpu, classifier, new Map()))
+      .toThrow(/^Predictor\.fromWeights: gpu must be what openDevice/);
+    await expect(Trainer.create(bare, classifier, data, { batch: 8, optimizer: adam })).rejects.toThrow(ConfigError);
+    const other = await openNodeDevice();
+    expect(other.closed).toBe(false);
+    other.close();
+    expect(other.closed).toBe(true);
+    const before = other.liveBytes();
+    expect(() => new Trainer(other, classifier, data, { batch: 8, optimizer: adam })).toThrow(/^Trainer: gpu was closed \(gpu\.close\(\)\)/);
+    expect(() => Predictor.fromWeights(other, classifier, new Map())).toThrow(/^Predictor\.fromWeights: gpu was closed/);
+    expect(other.liveBytes()).toBe(before); // refused before anything was allocated
+    // The shared device is untouched and still trains.
+    await scoped(g, async () => {
+      const t = new Trainer(g, classifier, data, { batch: 8, optimizer: adam });
+      const losses: number[] = [];
+      for await (const { loss } of t.run(1)) losses.push(loss);
+      expect(losses.length === 1 && Number.isFinite(losses[0])).toBe(true);
+      t.dispose();
     });
   });
 });

@@ -1,6 +1,6 @@
 // Opening a WebGPU device, the same way in a browser and in Node (Dawn). The platform-specific part
 // is only *where the GPU object comes from* and *how to wait*; everything else is shared.
-import { GpuError } from '../errors.ts';
+import { ConfigError, GpuError } from '../errors.ts';
 import { GpuErrorLog } from './errors.ts';
 
 /** What a caller may want from the adapter beyond the defaults. Unavailable extras are skipped. */
@@ -34,7 +34,25 @@ export interface Gpu {
   readonly limits: GPUSupportedLimits;
   /** Bytes of GPU buffers created through this device and not yet destroyed (leak checks, soak runs). */
   liveBytes(): number;
+  /** True once close() was called: nothing may be built on this device any more. */
+  readonly closed: boolean;
   close(): void;
+}
+
+/**
+ * Refuses, before any GPU work, what cannot carry a plan: something that is not a Kiln `Gpu` (a bare
+ * GPUDevice, say, from an adapter Kiln did not open and so cannot watch for errors), a closed one, or
+ * one whose device was lost. `where` names the API call for the message.
+ */
+export function checkGpu(where: string, gpu: Gpu): void {
+  const g = gpu as Partial<Gpu> | undefined;
+  if (!g || typeof g !== 'object' || !g.device || typeof g.wait !== 'function' || !g.errors) {
+    const bare = g && typeof g === 'object' && 'queue' in g && 'createBuffer' in g;
+    throw new ConfigError(`${where}: gpu must be what openDevice / openBrowserDevice / openNodeDevice returned` +
+      (bare ? ' (got a bare GPUDevice: open it with openDevice(navigator.gpu) so Kiln can check its limits and capture its errors)' : ''));
+  }
+  if (g.closed) throw new ConfigError(`${where}: gpu was closed (gpu.close()); open a new one`);
+  if (g.errors.lost) throw new ConfigError(`${where}: gpu is no longer usable (${g.errors.lost}); open a new one`);
 }
 
 export function describeAdapter(info: GPUAdapterInfo): string {
@@ -83,6 +101,7 @@ export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = 
   }
   const device = await wait(adapter.requestDevice({ label: options.label ?? 'kiln', requiredFeatures, requiredLimits }));
   const live = countBuffers(device);
+  let closed = false;
   const adapterInfo = adapter.info;
   const adapterName = describeAdapter(adapterInfo);
   const isSoftware = /swiftshader|llvmpipe|lavapipe|warp/i.test(`${adapterInfo.architecture} ${adapterInfo.description} ${adapterInfo.device}`)
@@ -91,7 +110,8 @@ export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = 
     device, adapterInfo, adapterName, isSoftware, hasTimestamps, wait, errors: new GpuErrorLog(device, adapterName),
     limits: effectiveLimits(device.limits, lowered),
     liveBytes: live,
-    close: () => device.destroy(),
+    get closed() { return closed; },
+    close: () => { closed = true; device.destroy(); },
   };
 }
 

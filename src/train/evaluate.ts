@@ -3,6 +3,7 @@
 // and buffer storage itself, over a dataset of its own uploaded once. Each batch is one submission
 // (its position and valid rows are per-batch scalars); the losses and correct counts of all batches
 // are read back once at the end.
+import { checkGpu } from '../gpu/device.ts';
 import { ConfigError } from '../errors.ts';
 import { buildEvalGraph, type EvalGraph } from '../graph/autograd.ts';
 import { record, type Dispatch } from '../ops/dispatch.ts';
@@ -31,6 +32,7 @@ export class Evaluator {
 
   constructor(private readonly trainer: Trainer, readonly data: Dataset, readonly batch = trainer.options.batch, choose: Choose = defaults) {
     const { model, gpu } = trainer;
+    checkGpu('Evaluator', gpu);
     const device = gpu.device;
     const recordSize = model.input.reduce((a, b) => a * b, 1);
     if (data.count < 1) throw new ConfigError(`${data.source}: no records to evaluate on`);

@@ -3,7 +3,7 @@
 // demo can show predictions while training goes on; built from a weights file it owns them.
 // Outputs come back as class probabilities (label targets) or images (reconstructions).
 import { ConfigError } from '../errors.ts';
-import type { Gpu } from '../gpu/device.ts';
+import { checkGpu, type Gpu } from '../gpu/device.ts';
 import { buildForwardGraph, type ForwardGraph } from '../graph/autograd.ts';
 import { record, type Dispatch } from '../ops/dispatch.ts';
 import { planStep, type Plan } from '../plan/plan.ts';
@@ -53,6 +53,7 @@ export class Predictor {
   private disposed = false;
 
   private constructor(readonly gpu: Gpu, readonly model: Model, o: PredictorOptions, shared?: Trainer) {
+    checkGpu(shared ? 'Predictor.fromTrainer' : 'Predictor.fromWeights', gpu);
     const device = gpu.device;
     this.batch = o.batch ?? 32;
     if (!Number.isInteger(this.batch) || this.batch < 1) throw new ConfigError(`Predictor: batch must be a positive integer, got ${o.batch}`);

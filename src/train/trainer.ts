@@ -2,7 +2,7 @@
 // writes a few scalars, encodes one command buffer from the prebuilt dispatches, and submits it.
 // Nothing is read back inside the loop; losses and timings arrive asynchronously.
 import { ConfigError, GpuError, NonFiniteError } from '../errors.ts';
-import type { Gpu } from '../gpu/device.ts';
+import { checkGpu, type Gpu } from '../gpu/device.ts';
 import { buildTrainingGraph, type OptimizerConfig, type StepGraph } from '../graph/autograd.ts';
 import type { StepContext, Tensor } from '../graph/graph.ts';
 import { epochOrder, initBuffers, initParams } from '../nn/init.ts';
@@ -113,6 +113,7 @@ export class Trainer {
    */
   static async create(gpu: Gpu, model: Model, data: Dataset,
     options: TrainerOptions & { tune?: TuneMode; tuneCache?: TuneCache; tuneBudgetMs?: number }): Promise<Trainer> {
+    checkGpu('Trainer.create', gpu);
     const mode = options.tune ?? 'cached';
     if (mode === 'off') return new Trainer(gpu, model, data, options);
     const range = options.range ?? defaultRange(model);
@@ -132,10 +133,7 @@ export class Trainer {
   readonly options: TrainerOptions & { batch: number; seed: number; shuffle: boolean };
 
   constructor(readonly gpu: Gpu, readonly model: Model, readonly data: Dataset, options: TrainerOptions) {
-    if (!gpu || !(gpu.device as unknown) || typeof gpu.wait !== 'function' || !gpu.errors) {
-      throw new ConfigError('Trainer: gpu must be what openDevice / openBrowserDevice / openNodeDevice returned');
-    }
-    if (gpu.errors.lost) throw new ConfigError(`Trainer: gpu is no longer usable (${gpu.errors.lost})`);
+    checkGpu('Trainer', gpu);
     // A copy: setLearningRate changes it, never the caller's config.
     this.options = { batch: 32, seed: 0, shuffle: true, ...options, optimizer: structuredClone(options.optimizer) };
     options = this.options;
