@@ -24,6 +24,7 @@ async function train(optimizer: OptimizerConfig, steps: number, tuned = false) {
   const data = { count: 8, pixels, source: 'fixture' };
   return scoped(g, async () => {
     const options = { batch: 8, optimizer, seed: 0, shuffle: false, init, onLoss: (s: number, l: number) => { losses[s - 1] = l; } };
+    const before = g.liveBytes();
     const t = tuned ? await Trainer.create(g, model, data, { ...options, tune: 'cached', tuneCache: cache, tuneBudgetMs: 60_000, upgrade: 'eager' })
       : new Trainer(g, model, data, options);
     if (tuned) expect(t.tuning.filter((e) => e.chosen !== 'direct').length, 'the tuner picked some non-default kernels').toBeGreaterThan(0);
@@ -31,6 +32,9 @@ async function train(optimizer: OptimizerConfig, steps: number, tuned = false) {
     await t.drain();
     const params = await t.params();
     t.destroy();
+    // Tuning and training free what they made (every candidate's buffers, uniforms included); only
+    // the device's shared 16-byte placeholders may stay.
+    expect(g.liveBytes() - before, 'GPU bytes left after tuning, training and destroy()').toBeLessThanOrEqual(32);
     return { losses, params };
   });
 }

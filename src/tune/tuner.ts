@@ -214,47 +214,52 @@ async function timeVariant(gpu: Gpu, node: Node, v: Variant<unknown>, inputs: Re
   const e = errors.find((x) => x !== null);
   if (e) throw new Error(e.message);
   if (thrown) throw thrown;
-  const submit = (runs: number, stamps?: GPUQuerySet) => {
-    const enc = device.createCommandEncoder({ label: `tune/${v.name}` });
-    for (let r = 0; r < runs; r++) {
-      const pass = enc.beginComputePass(stamps && r === 0 ? { timestampWrites: { querySet: stamps, beginningOfPassWriteIndex: 0 } }
-        : stamps && r === runs - 1 ? { timestampWrites: { querySet: stamps, endOfPassWriteIndex: 1 } } : {});
-      for (const d of dispatches) record(pass, d);
-      pass.end();
-    }
-    return enc;
-  };
-  // Warm-up (pipelines finish compiling on first use), timed by wall clock to size the rest, and
-  // the output to check. A candidate already 2× slower than the best is not timed further.
-  const warm = now();
-  device.queue.submit([submit(1).finish()]);
-  await gpu.wait(device.queue.onSubmittedWorkDone());
-  const per = now() - warm;
-  const outputs: Float32Array[] = [];
-  for (const o of outs) outputs.push(await read(gpu, o));
-  if (per > 2 * best) return { ms: per, outputs };
-  const runs = Math.max(2, Math.min(50, Math.ceil(15 / Math.max(per, 0.01))));
-  let ms: number;
-  if (device.features.has('timestamp-query')) {
-    const q = device.createQuerySet({ type: 'timestamp', count: 2, label: 'tune/stamps' });
-    const resolve = buffer('stamps', 16);
-    const enc = submit(runs, q);
-    const rb = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'tune/resolve' });
-    enc.resolveQuerySet(q, 0, 2, rb, 0);
-    enc.copyBufferToBuffer(rb, 0, resolve, 0, 16);
-    device.queue.submit([enc.finish()]);
-    const t = new BigUint64Array((await read(gpu, resolve)).buffer);
-    ms = Number(t[1]! - t[0]!) / 1e6 / runs;
-    q.destroy();
-    rb.destroy();
-    if (!(ms > 0)) ms = per; // some adapters quantise stamps to nothing on tiny passes
-  } else {
-    const t = now();
-    device.queue.submit([submit(runs).finish()]);
+  // The candidate's uniform buffers live only as long as its timing (a tuning run builds hundreds).
+  try {
+    const submit = (runs: number, stamps?: GPUQuerySet) => {
+      const enc = device.createCommandEncoder({ label: `tune/${v.name}` });
+      for (let r = 0; r < runs; r++) {
+        const pass = enc.beginComputePass(stamps && r === 0 ? { timestampWrites: { querySet: stamps, beginningOfPassWriteIndex: 0 } }
+          : stamps && r === runs - 1 ? { timestampWrites: { querySet: stamps, endOfPassWriteIndex: 1 } } : {});
+        for (const d of dispatches) record(pass, d);
+        pass.end();
+      }
+      return enc;
+    };
+    // Warm-up (pipelines finish compiling on first use), timed by wall clock to size the rest, and
+    // the output to check. A candidate already 2× slower than the best is not timed further.
+    const warm = now();
+    device.queue.submit([submit(1).finish()]);
     await gpu.wait(device.queue.onSubmittedWorkDone());
-    ms = (now() - t) / runs;
+    const per = now() - warm;
+    const outputs: Float32Array[] = [];
+    for (const o of outs) outputs.push(await read(gpu, o));
+    if (per > 2 * best) return { ms: per, outputs };
+    const runs = Math.max(2, Math.min(50, Math.ceil(15 / Math.max(per, 0.01))));
+    let ms: number;
+    if (device.features.has('timestamp-query')) {
+      const q = device.createQuerySet({ type: 'timestamp', count: 2, label: 'tune/stamps' });
+      const resolve = buffer('stamps', 16);
+      const enc = submit(runs, q);
+      const rb = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'tune/resolve' });
+      enc.resolveQuerySet(q, 0, 2, rb, 0);
+      enc.copyBufferToBuffer(rb, 0, resolve, 0, 16);
+      device.queue.submit([enc.finish()]);
+      const t = new BigUint64Array((await read(gpu, resolve)).buffer);
+      ms = Number(t[1]! - t[0]!) / 1e6 / runs;
+      q.destroy();
+      rb.destroy();
+      if (!(ms > 0)) ms = per; // some adapters quantise stamps to nothing on tiny passes
+    } else {
+      const t = now();
+      device.queue.submit([submit(runs).finish()]);
+      await gpu.wait(device.queue.onSubmittedWorkDone());
+      ms = (now() - t) / runs;
+    }
+    return { ms, outputs };
+  } finally {
+    for (const d of dispatches) d.uniform?.destroy();
   }
-  return { ms, outputs };
 }
 
 async function read(gpu: Gpu, b: GPUBuffer): Promise<Float32Array> {
