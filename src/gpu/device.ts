@@ -64,17 +64,18 @@ export function describeAdapter(info: GPUAdapterInfo): string {
 
 /**
  * Opens a device on `gpu` (navigator.gpu in a browser, Dawn's GPU object in Node). No adapter is an
- * error, never a silent fallback to something else.
+ * error, never a silent fallback to something else; `noAdapterHelp` says what the caller's platform
+ * needs for one.
  */
-export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = {}, wait: Waiter = (p) => p): Promise<Gpu> {
+export async function openDevice(gpu: GPU | undefined, options: DeviceOptions = {}, wait: Waiter = (p) => p,
+  noAdapterHelp = 'On Linux without a GPU, install Debian\'s chromium and libvulkan1 so Dawn can use SwiftShader; in a browser, check chrome://gpu.'): Promise<Gpu> {
   if (!gpu) {
     throw new GpuError('WebGPU is not available here (navigator.gpu is undefined). Use a browser with WebGPU ' +
       'enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu) served over http://localhost or https.');
   }
   const adapter = await wait(gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' }));
   if (!adapter) {
-    throw new GpuError('No WebGPU adapter was found. On Linux without a GPU, install Debian\'s chromium and ' +
-      'libvulkan1 so Dawn can use SwiftShader; in a browser, check chrome://gpu.');
+    throw new GpuError(`No WebGPU adapter was found. ${noAdapterHelp}`);
   }
   const requiredFeatures: GPUFeatureName[] = [];
   const hasTimestamps = Boolean(options.timestamps) && adapter.features.has('timestamp-query');

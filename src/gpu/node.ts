@@ -63,18 +63,14 @@ export async function openNodeDevice(options: DeviceOptions = {}): Promise<Gpu> 
     Object.assign(globalThis, globals); // GPUBufferUsage, GPUMapMode, ... as in a browser
     instance = create([]);
   }
-  try {
-    return await openDevice(instance, { ...options, limits: { ...envLimits(), ...options.limits } }, nodeWait);
-  } catch (e) {
-    // A GPU is there but Vulkan offered nothing: name what the driver needs, rather than SwiftShader.
-    if (e instanceof GpuError && e.message.startsWith('No WebGPU adapter') && !process.env.VK_ICD_FILENAMES?.includes('swiftshader') && hasGpuDeviceNode()) {
-      throw new GpuError('A GPU device node exists, but Vulkan offered no adapter. NVIDIA\'s Vulkan driver needs the loader ' +
-        '(libvulkan1), its ICD file (nvidia_icd.json under /usr/share/vulkan/icd.d) and, headless, glvnd\'s libEGL.so.1 ' +
-        '(apt-get install -y libvulkan1 libegl1); VK_LOADER_DEBUG=error says which is missing. KILN_ADAPTER=swiftshader ' +
-        'uses the software adapter instead.');
-    }
-    throw e;
-  }
+  // A GPU is there but Vulkan offered nothing: name what the driver needs, rather than SwiftShader.
+  const help = !process.env.VK_ICD_FILENAMES?.includes('swiftshader') && hasGpuDeviceNode()
+    ? 'A GPU device node exists, but Vulkan offered no adapter. NVIDIA\'s Vulkan driver needs the loader (libvulkan1), ' +
+      'its ICD file (nvidia_icd.json under /usr/share/vulkan/icd.d) and, headless, glvnd\'s libEGL.so.1 ' +
+      '(apt-get install -y libvulkan1 libegl1); VK_LOADER_DEBUG=error says which is missing. KILN_ADAPTER=swiftshader ' +
+      'uses the software adapter instead.'
+    : undefined;
+  return openDevice(instance, { ...options, limits: { ...envLimits(), ...options.limits } }, nodeWait, help);
 }
 
 /**
