@@ -1,15 +1,6 @@
 // 2-D max pooling (PyTorch's MaxPool2d; padding counts as -inf), recording each window's argmax so
 // the backward pass routes gradients exactly where the forward pass found the maximum.
-// NCHW f32; every vec2 is (height, width).
-
-struct Pool {
-  planes: u32,      // batch * channels
-  in_size: vec2i,
-  out_size: vec2i,
-  kernel: vec2i,
-  stride: vec2i,
-  pad: vec2i,
-}
+// NCHW f32; every vec2 is (height, width). `Pool`, the uniform, is in maxpool2d_common.wgsl.
 
 @group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -3,16 +3,8 @@
 // them as four vec4s. Loads, not arithmetic, bound a pool, and on software adapters every scalar
 // load with a runtime index is an emulated gather, so this cuts the gathers per output 4-fold.
 // Same results as maxpool2d.wgsl, bit for bit (max and select do not round). Requires an even input
-// height and a width that is a multiple of 8 (src/ops/maxpool2d.ts checks).
-
-struct Pool {
-  planes: u32,      // batch * channels
-  in_size: vec2i,
-  out_size: vec2i,
-  kernel: vec2i,
-  stride: vec2i,
-  pad: vec2i,
-}
+// height and a width that is a multiple of 8 (src/ops/maxpool2d.ts checks). `Pool`, the uniform, is in
+// maxpool2d_common.wgsl.
 
 @group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
