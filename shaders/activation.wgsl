@@ -12,6 +12,51 @@ struct Elementwise { count: u32 }
 @group(0) @binding(3) var<storage, read> fy: array<f32>;    // the forward output, read by backward
 @group(0) @binding(4) var<storage, read> g: array<f32>;     // gradient w.r.t. y
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+// The same tensors as vec4s, for the *4 entry points (counts that are multiples of 4).
+@group(0) @binding(6) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> y4: array<vec4f>;
+@group(0) @binding(8) var<storage, read> fy4: array<vec4f>;
+@group(0) @binding(9) var<storage, read> g4: array<vec4f>;
+@group(0) @binding(10) var<storage, read_write> dx4: array<vec4f>;
+
+// Four elements an invocation, as vec4 loads and stores, wherever the count is a multiple of 4 (the
+// host picks these then): an element-wise kernel is bound by per-invocation cost and loads, and on
+// software adapters every scalar access with a runtime index is an emulated gather. Measured on
+// SwiftShader, ReLU backward over 524,288 elements: 6.9 ms as scalars, 2.7 ms as vec4s. The same
+// scalar functions run per component, so results are bit for bit those of the scalar entries.
+// The activation is the ACT constant here (ACTIVATION_CODES), as in a convolution's fused store.
+@compute @workgroup_size(WG)
+fn forward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i < p.count / 4u) {
+    let v = x4[i];
+    y4[i] = vec4f(activate(v[0]), activate(v[1]), activate(v[2]), activate(v[3]));
+  }
+}
+
+// Backward from the forward output y (every activation but GELU).
+@compute @workgroup_size(WG)
+fn backward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i < p.count / 4u) {
+    let d = g4[i];
+    let v = fy4[i];
+    dx4[i] = vec4f(activation_grad(ACT, d[0], v[0]), activation_grad(ACT, d[1], v[1]),
+      activation_grad(ACT, d[2], v[2]), activation_grad(ACT, d[3], v[3]));
+  }
+}
+
+fn gelu_back(d: f32, v: f32) -> f32 { return keep_nan(d * gelu_grad(v), v); }
+
+@compute @workgroup_size(WG)
+fn gelu_backward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i < p.count / 4u) {
+    let d = g4[i];
+    let v = x4[i];
+    dx4[i] = vec4f(gelu_back(d[0], v[0]), gelu_back(d[1], v[1]), gelu_back(d[2], v[2]), gelu_back(d[3], v[3]));
+  }
+}
 
 @compute @workgroup_size(WG)
 fn relu_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -85,5 +130,5 @@ fn gelu_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 @compute @workgroup_size(WG)
 fn gelu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
-  if (i < p.count) { let v = x[i]; dx[i] = keep_nan(g[i] * gelu_grad(v), v); }
+  if (i < p.count) { dx[i] = gelu_back(g[i], x[i]); }
 }

@@ -97,9 +97,10 @@ fn erf_f32(z: f32) -> f32 {
 const FRAC_1_SQRT_2 = 0.70710678118654752440;
 const FRAC_1_SQRT_2PI = 0.39894228040143267794;
 
-// Φ(x), the standard normal CDF, as ½·erfc(−x/√2).
-fn normal_cdf(x: f32) -> f32 {
-  let z = -x * FRAC_1_SQRT_2;
+// Φ(v), the standard normal CDF, as ½·erfc(−v/√2). (No parameter here is named like a binding:
+// wgsl_reflect counts such a name as a use of the binding by every entry point that calls it.)
+fn normal_cdf(v: f32) -> f32 {
+  let z = -v * FRAC_1_SQRT_2;
   if (abs(z) < 1.0) { return 0.5 - 0.5 * erf_series(z); }
   let t = 0.5 * erfc_tail(abs(z));
   return select(1.0 - t, t, z > 0.0);
@@ -134,13 +135,14 @@ fn activate(v: f32) -> f32 {
 // as it stores (override ACT_GRAD), saving that pass and a tensor. NaN in y stays NaN.
 override ACT_GRAD: u32 = 0;
 
-fn activation_grad(code: u32, g: f32, v: f32) -> f32 {
+// up: the gradient arriving from above (not `g`: see normal_cdf on parameter names).
+fn activation_grad(code: u32, up: f32, v: f32) -> f32 {
   switch code {
-    case 1u: { return keep_nan(select(0.0, g, v > 0.0), v); }
-    case 2u: { return keep_nan(g * select(v + SELU_SCALE * SELU_ALPHA, SELU_SCALE, v > 0.0), v); }
-    case 3u: { return keep_nan(g * v * (1.0 - v), v); }
-    case 4u: { return keep_nan(g * (1.0 - v * v), v); }
-    case 5u: { return keep_nan(select(g * SLOPE, g, v > 0.0), v); }
-    default: { return g; }
+    case 1u: { return keep_nan(select(0.0, up, v > 0.0), v); }
+    case 2u: { return keep_nan(up * select(v + SELU_SCALE * SELU_ALPHA, SELU_SCALE, v > 0.0), v); }
+    case 3u: { return keep_nan(up * v * (1.0 - v), v); }
+    case 4u: { return keep_nan(up * (1.0 - v * v), v); }
+    case 5u: { return keep_nan(select(up * SLOPE, up, v > 0.0), v); }
+    default: { return up; }
   }
 }

@@ -1,7 +1,8 @@
 // Activations (forward + backward), MSE loss and gradient on the GPU against the float64 reference,
 // plus the edge cases: NaN in gives NaN out (forward and backward) for every activation; ±100 and
 // ±inf give finite, correct values; the f32 erf behind GELU is within 1e-7 of float64 erf over
-// [-10, 10]; the activation a convolution fuses (activate() with ACT/SLOPE) equals the standalone one.
+// [-10, 10]; the activation a convolution fuses (activate() with ACT/SLOPE) equals the standalone one;
+// counts that are multiples of 4 take the vec4 kernels, with the scalar kernels' bits.
 import { describe, expect, it } from 'vitest';
 import * as ref from './reference/activations.ts';
 import { mulberry32, rand } from './reference/tensor.ts';
@@ -9,7 +10,7 @@ import {
   activationBackward, activationForward, activationOverrides, ACTIVATIONS, BACKWARD_READS, FUSABLE, type Activation,
   type ActivationOptions,
 } from '../src/ops/activation.ts';
-import { makeDispatch, shader } from '../src/ops/dispatch.ts';
+import { makeDispatch, shader, type Dispatch } from '../src/ops/dispatch.ts';
 import { ConfigError, KilnError } from '../src/errors.ts';
 import { empty, expectClose, gpu, readback, run, scoped, upload } from './gpu.ts';
 
@@ -77,6 +78,29 @@ describe('activations on the GPU match the float64 reference', () => {
       });
     }
   }
+
+  it('counts that are multiples of 4 run the vec4 entries, others the scalar ones, with the same bits', async () => {
+    const g = await gpu();
+    const rng = mulberry32(7);
+    const x = rand([1001], rng).data.map((v) => 4 * v);
+    const dy = rand([1001], rng).data;
+    const buf = () => g.device.createBuffer({ size: 4004, usage: GPUBufferUsage.STORAGE });
+    const [bx, by, bdy, bdx] = [buf(), buf(), buf(), buf()];
+    for (const k of KINDS) {
+      const saved = BACKWARD_READS[k.kind] === 'x' ? { x: bx } : { y: by };
+      const entry = (d: Dispatch) => { d.uniform?.destroy(); return d.kernel.label; };
+      expect(entry(activationForward(g.device, k.kind, 1000, { x: bx, y: by }, undefined, k.o))).toBe('activation.forward4');
+      expect(entry(activationForward(g.device, k.kind, 1001, { x: bx, y: by }, undefined, k.o))).toBe(`activation.${k.kind}_forward`);
+      expect(entry(activationBackward(g.device, k.kind, 1000, { ...saved, dy: bdy, dx: bdx }, undefined, k.o)))
+        .toBe(k.kind === 'gelu' ? 'activation.gelu_backward4' : 'activation.backward4');
+      expect(entry(activationBackward(g.device, k.kind, 999, { ...saved, dy: bdy, dx: bdx }, undefined, k.o))).toBe(`activation.${k.kind}_backward`);
+      const vec = await forwardBackward(k, x.subarray(0, 1000), dy.subarray(0, 1000));
+      const scalar = await forwardBackward(k, x, dy);
+      expect(Array.from(vec.y), `${k.name} y`).toEqual(Array.from(scalar.y.subarray(0, 1000)));
+      expect(Array.from(vec.dx), `${k.name} dx`).toEqual(Array.from(scalar.dx.subarray(0, 1000)));
+    }
+    for (const b of [bx, by, bdy, bdx]) b.destroy();
+  });
 
   for (const k of KINDS) {
     it(`${k.name}: NaN in, NaN out (forward and backward); ±100 and ±inf as the reference`, async () => {

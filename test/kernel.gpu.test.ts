@@ -13,7 +13,7 @@ import { empty, gpu, readback, run, scoped, upload } from './gpu.ts';
 describe('dispatch folding', () => {
   it('runs an element-wise op over more than 65,535 workgroups, folded into y', async () => {
     const g = await gpu();
-    const count = 65_535 * 64 + 1_000; // one dimension cannot hold it
+    const count = 65_535 * 64 + 1_001; // one dimension cannot hold it; odd, so one element an invocation
     const x = new Float32Array(count).map((_, i) => (i % 7) - 3);
     await scoped(g, async () => {
       const bx = upload(g, x, 'x'), by = empty(g, count, 'y');

@@ -53,8 +53,14 @@ const slopeOverride = (kind: Activation, o: ActivationOptions): Record<string, n
 export const activationOverrides = (act?: Activation, o: ActivationOptions = {}): Record<string, number> =>
   (act ? { ACT: ACTIVATION_CODES[act], ...slopeOverride(act, o) } : {});
 
+/** Counts that are multiples of 4 run the vec4 entries (see activation.wgsl), the rest one element an invocation. */
+const vec4s = (count: number) => count % 4 === 0;
+
 export function activationForward(device: GPUDevice, kind: Activation, count: number, b: { x: Binding; y: Binding },
   label = `${kind}/forward`, o: ActivationOptions = {}): Dispatch {
+  if (vec4s(count)) {
+    return makeDispatch(device, activationShader, 'forward4', label, count / 4, { count }, { x4: b.x, y4: b.y }, activationOverrides(kind, o));
+  }
   return makeDispatch(device, activationShader, `${kind}_forward`, label, count, { count }, b, slopeOverride(kind, o));
 }
 
@@ -65,6 +71,12 @@ export function activationBackward(device: GPUDevice, kind: Activation, count: n
   const saved = b[reads];
   if (!saved) {
     throw new KilnError(`${label}: ${kind} backward reads the forward ${reads === 'x' ? 'input x' : 'output y'}, which was not given`);
+  }
+  if (vec4s(count)) {
+    const bindings: Record<string, Binding> = { [reads === 'y' ? 'fy4' : 'x4']: saved, g4: b.dy, dx4: b.dx };
+    return kind === 'gelu'
+      ? makeDispatch(device, activationShader, 'gelu_backward4', label, count / 4, { count }, bindings)
+      : makeDispatch(device, activationShader, 'backward4', label, count / 4, { count }, bindings, activationOverrides(kind, o));
   }
   const bindings: Record<string, Binding> = { [reads === 'y' ? 'fy' : 'x']: saved, g: b.dy, dx: b.dx };
   return makeDispatch(device, activationShader, `${kind}_backward`, label, count, { count }, bindings, slopeOverride(kind, o));

@@ -143,15 +143,16 @@ export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block
 /** Relayout, then one dispatch of `k` per class (64-lane workgroups, one channel block each). */
 export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, io: IgemmIo, overrides: Record<string, number>, label: string): Dispatch[] {
   const { dispatches, offsets } = relayout(device, L, k.block, io.w, io.scratch, label);
-  const common = { x: io.x, wt: io.scratch, bias: io.bias ?? placeholder(device) };
+  const common = { wt: io.scratch, bias: io.bias ?? placeholder(device) };
   L.classes.forEach((c, i) => {
     const u = classUniform(L, c, k.block, k.cols, offsets[i]!, !!io.bias);
     const workgroups = Math.ceil(u.lanes / 64) * L.g.groups * u.blocks;
     // Output columns of the class contiguous in rows of whole vec4s: store 4 pixels at once.
     const vec = c.x.first === 0 && c.x.ostep === 1 && L.g.outSize[1] % 4 === 0;
     const [src, entry, buffers] = k.shader !== 'sg'
-      ? [k.shader === 'row3' ? row3Shader : s2Shader, k.entry, { ...common, x4: io.x, y4: io.y }]
-      : vec ? [sgShader, `${k.entry}_v4`, { ...common, y4: io.y }] : [sgShader, k.entry, { ...common, y: io.y }];
+      // s2 reads x only as vec4s; row3 also reads single pixels at row ends.
+      ? [k.shader === 'row3' ? row3Shader : s2Shader, k.entry, { ...common, ...(k.shader === 'row3' ? { x: io.x } : {}), x4: io.x, y4: io.y }]
+      : vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y }];
     dispatches.push(makeDispatch(device, src, entry, `${label}${L.classes.length > 1 ? `/class${i}` : ''}`,
       workgroups * WORKGROUP_SIZE, u, buffers, overrides));
   });
