@@ -101,6 +101,41 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   partial[part] = acc;
 }
 
+// The same as vec4s, for a float target whose rows are whole vec4s (values a multiple of 4, so the
+// valid rows end on a vec4 too; src/ops/loss.ts picks this entry then): on software adapters an
+// element-wise pass is bound by per-invocation cost and scalar gathers (1.5 → 1.0 ms measured on
+// the seed's MSE on SwiftShader). The 4 terms of a vec4 are added in order, so the sum is as fixed
+// as the scalar pass's, though rounded differently. (Components by index, not .x/.y: wgsl_reflect
+// would read `.y` as a use of the binding y.)
+@group(0) @binding(9) var<storage, read> y4: array<vec4f>;
+@group(0) @binding(10) var<storage, read> target4: array<vec4f>;
+@group(0) @binding(11) var<storage, read_write> dy4: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn pointwise4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let part = flat_id(gid, nwg);
+  if (part >= p.parts) { return; }
+  let valid = p.rows * p.values / 4u;
+  let end = select(valid, p.total / 4u, GRAD);
+  var acc = 0.0;
+  for (var i = part; i < end; i += p.parts) {
+    if (i < valid) {
+      let v = y4[i];
+      let t = target4[i];
+      var d = vec4f(0.0);
+      for (var k = 0u; k < 4u; k++) {
+        let r = term(v[k], t[k]);
+        acc += r[0];
+        d[k] = activation_grad(ACT_GRAD, p.grad_scale * r[1], v[k]);
+      }
+      if (GRAD) { dy4[i] = d; }
+    } else if (GRAD) {
+      dy4[i] = vec4f(0.0);
+    }
+  }
+  partial[part] = acc;
+}
+
 // Cross-entropy: one invocation per row of logits. A stable log-softmax (max subtracted); a NaN or
 // infinite maximum makes the row's loss and gradient NaN, as in PyTorch (inf - inf), without
 // trusting exp or log with a non-finite argument.

@@ -102,6 +102,24 @@ describe('loss family on the GPU matches the float64 reference', () => {
 });
 
 describe('loss edges', () => {
+  it('element-wise losses on rows of whole vec4s against a float target take the vec4 pass', async () => {
+    const g = await gpu();
+    const buf = (n: number) => g.device.createBuffer({ size: 4 * n, usage: GPUBufferUsage.STORAGE });
+    const b = { y: buf(64), target: buf(64), dy: buf(64), partials: buf(64), loss: buf(4), correct: buf(4) };
+    const entry = (a: LossArgs) => {
+      const ds = lossDispatches(g.device, a, b);
+      for (const d of ds) d.uniform?.destroy();
+      return ds[0]!.kernel.label;
+    };
+    for (const kind of ['mse', 'l1', 'bce'] as const) {
+      expect(entry({ kind, batch: 2, values: 8, target: 'input' })).toBe('loss.pointwise4');
+      expect(entry({ kind, batch: 2, values: 6, target: 'input' })).toBe('loss.pointwise');
+      expect(entry({ kind, batch: 2, values: 8, target: 'label' })).toBe('loss.pointwise');
+    }
+    expect(entry({ kind: 'cross_entropy', batch: 2, values: 8, target: 'label' })).toBe('loss.softmax_rows');
+    for (const x of Object.values(b)) x.destroy();
+  });
+
   it('BCE at y = 0 and 1 exactly: each log clamped at -100, aten\'s gradient (±1e12/n)', async () => {
     const g = await gpu();
     const y = tensor([7, 1], [0, 1, 0, 1, 0.5, 1e-30, 1 - 2 ** -24]);
@@ -143,18 +161,21 @@ describe('loss edges', () => {
 
   it('a NaN in y or in the target gives a NaN loss (and NaN gradients where it sits)', async () => {
     const g = await gpu();
-    for (const kind of KINDS) {
-      for (const where of ['y', 'target'] as const) {
-        const { y, target } = data(kind, 'input', 4, 3, 9);
-        if (target.kind !== 'input') throw new Error('unreachable');
-        (where === 'y' ? y : target.t).data[4] = NaN;
-        const a: LossArgs = { kind, batch: 4, values: 3, target: 'input' };
-        const [r] = await runSteps(g, a, y, target, [{ lossIndex: 0, rows: 4 }]);
-        const what = `${kind}, NaN in ${where}`;
-        expect(Number.isNaN(r!.loss[0]), `${what}: loss ${r!.loss[0]}`).toBe(true);
-        expect(Number.isNaN(r!.dy[4]), `${what}: dy[4] ${r!.dy[4]}`).toBe(true);
-        // Rows without a NaN keep finite gradients (cross-entropy: the whole NaN row is NaN).
-        expect(Array.from(r!.dy.slice(6)).every(Number.isFinite), `${what}: later rows`).toBe(true);
+    // 3 values a row: the scalar pass; 4: the vec4 pass (element-wise losses).
+    for (const C of [3, 4]) {
+      for (const kind of KINDS) {
+        for (const where of ['y', 'target'] as const) {
+          const { y, target } = data(kind, 'input', 4, C, 9);
+          if (target.kind !== 'input') throw new Error('unreachable');
+          (where === 'y' ? y : target.t).data[4] = NaN;
+          const a: LossArgs = { kind, batch: 4, values: C, target: 'input' };
+          const [r] = await runSteps(g, a, y, target, [{ lossIndex: 0, rows: 4 }]);
+          const what = `${kind}, ${C} values, NaN in ${where}`;
+          expect(Number.isNaN(r!.loss[0]), `${what}: loss ${r!.loss[0]}`).toBe(true);
+          expect(Number.isNaN(r!.dy[4]), `${what}: dy[4] ${r!.dy[4]}`).toBe(true);
+          // Rows without a NaN keep finite gradients (cross-entropy: the whole NaN row is NaN).
+          expect(Array.from(r!.dy.slice(2 * C)).every(Number.isFinite), `${what}: later rows`).toBe(true);
+        }
       }
     }
     // A NaN logit with label targets, and a NaN in a row past the valid ones (which must not count).

@@ -159,10 +159,16 @@ export function lossDispatches(device: GPUDevice, a: LossArgs, b: LossBindings, 
   const u = uniform(a, step);
   const o = overrides(a);
   const ce = a.kind === 'cross_entropy';
-  return [
-    makeDispatch(device, lossShader, ce ? 'softmax_rows' : 'pointwise', `${label}/grad`, ce ? a.batch : lossParts(a), u, {
+  // Element-wise losses on rows of whole vec4s against a float target run as vec4s (loss.wgsl).
+  const vec4 = !ce && !byLabel && a.values % 4 === 0;
+  const first = vec4
+    ? makeDispatch(device, lossShader, 'pointwise4', `${label}/grad`, lossParts(a), u,
+      { y4: b.y, target4: b.target, dy4: grad ? b.dy! : sink(device), partial: b.partials }, o)
+    : makeDispatch(device, lossShader, ce ? 'softmax_rows' : 'pointwise', `${label}/grad`, ce ? a.batch : lossParts(a), u, {
       y: b.y, target_: byLabel ? none : b.target, labels: byLabel ? b.target : none, dy: grad ? b.dy! : sink(device), partial: b.partials,
-    }, o),
+    }, o);
+  return [
+    first,
     makeDispatch(device, lossShader, 'finish', `${label}/finish`, 1, u, {
       partial_in: b.partials, loss: b.loss,
       y: a.accuracy ? b.y : none, labels: a.accuracy ? b.target : none, correct: a.accuracy ? b.correct! : sink(device),
