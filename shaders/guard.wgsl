@@ -59,3 +59,36 @@ fn restore(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 fn settle() {
   if (p.sticky != 0u && atomicLoad(&status[p.status_index]) != 0u) { atomicStore(&halt[0], 1u); }
 }
+
+// The same checks and copies four words an invocation, for counts that are multiples of 4 (the
+// flat parameter and optimizer-state buffers; src/ops/guard.ts picks these): on software adapters
+// per-invocation cost and scalar gathers dominate passes this small, and the halt and status words
+// are then read once per 4 elements. Same results as the scalar entries.
+@group(0) @binding(6) var<storage, read> values4: array<vec4u>;
+@group(0) @binding(7) var<storage, read> src4: array<vec4u>;
+@group(0) @binding(8) var<storage, read_write> dst4: array<vec4u>;
+
+@compute @workgroup_size(WG)
+fn check4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.count / 4u) { return; }
+  let bad = (values4[i] & vec4u(0x7f800000u)) == vec4u(0x7f800000u);
+  if (!any(bad)) { return; }
+  let first = select(select(select(3u, 2u, bad[2]), 1u, bad[1]), 0u, bad[0]);
+  atomicOr(&status[p.status_index], p.code);
+  atomicMin(&status[p.status_index + 1u], 4u * i + first);
+}
+
+@compute @workgroup_size(WG)
+fn save4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.count / 4u || atomicLoad(&halt[0]) != 0u) { return; }
+  dst4[i] = src4[i];
+}
+
+@compute @workgroup_size(WG)
+fn restore4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  if (i >= p.count / 4u) { return; }
+  if (atomicLoad(&status[p.status_index]) != 0u || atomicLoad(&halt[0]) != 0u) { dst4[i] = src4[i]; }
+}

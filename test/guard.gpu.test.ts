@@ -1,13 +1,16 @@
 // The GPU-side non-finite guard: a step whose loss, gradients or updated parameters are NaN or ±inf
 // is never applied, the state on the GPU stays the last good one, and the host learns which step
-// and which tensor from the status ring read back with the losses.
+// and which tensor from the status ring read back with the losses. The check, save and restore
+// kernels are also run directly, scalar and vec4.
 import { describe, expect, it } from 'vitest';
 import { loadEmbeddedSample } from '../src/data/load_node.ts';
 import { buildModel, CAE_SPEC } from '../src/nn/spec.ts';
 import { initParams } from '../src/nn/init.ts';
 import { Trainer, type TrainerOptions } from '../src/train/trainer.ts';
 import type { OptimizerConfig } from '../src/graph/autograd.ts';
-import { gpu, scoped } from './gpu.ts';
+import { guardCheckPass, guardClearPass, guardRestorePass, guardSavePass, type GuardArgs } from '../src/ops/guard.ts';
+import type { Dispatch } from '../src/ops/dispatch.ts';
+import { empty, gpu, readback, readbackInt, run, scoped, upload } from './gpu.ts';
 
 const model = buildModel(CAE_SPEC, 'cae');
 const sample = await loadEmbeddedSample();
@@ -73,4 +76,44 @@ describe('non-finite guard', () => {
     expect(r.codes.slice(1)).toEqual([0, 0, 0, 0, 0]);
     expect(r.losses.slice(1).every(Number.isFinite)).toBe(true);
   });
+
+  // The passes themselves, on counts that take the scalar kernels (odd) and the vec4 ones (× 4).
+  for (const count of [1001, 1000]) {
+    it(`check, save and restore over ${count} elements (${count % 4 === 0 ? 'vec4' : 'scalar'} kernels): first bad element, copies`, async () => {
+      const g = await gpu();
+      await scoped(g, async () => {
+        const build = (pass: typeof guardCheckPass, a: GuardArgs, io: Record<string, GPUBuffer>): Dispatch => {
+          const [d] = pass.variants[0]!.build(g.device, a, io, pass.name);
+          expect(d!.kernel.label, pass.name).toBe(`guard.${pass.name.slice(6)}${a.count % 4 === 0 && pass !== guardClearPass ? '4' : ''}`);
+          return d!;
+        };
+        const values = Float32Array.from({ length: count }, (_, i) => i * 0.5);
+        // Bad elements at 998 and 6 (the third component of vec4 1): the first, 6, is reported.
+        values[998] = Number.POSITIVE_INFINITY;
+        values[6] = Number.NaN;
+        const bv = upload(g, values, 'values');
+        const status = upload(g, [7, 7], 'status', true);
+        const halt = upload(g, [0, 0, 0, 0], 'halt', true);
+        const snap = empty(g, count, 'snapshot');
+        const live = upload(g, values.map((v) => v + 1), 'live');
+        const a: GuardArgs = { count, code: 2, sticky: true };
+        await run(g, [
+          build(guardClearPass, { ...a, count: 1 }, { status }),
+          build(guardSavePass, a, { src: live, halt, dst: snap }),
+          build(guardCheckPass, a, { values: bv, status }),
+        ]);
+        expect(Array.from(await readbackInt(g, status, 2))).toEqual([2, 6]);
+        expect(Array.from(await readback(g, snap, count))).toEqual(Array.from(await readback(g, live, count)));
+        // The step was flagged, so restore puts the snapshot back over whatever the step wrote.
+        g.device.queue.writeBuffer(live, 0, new Float32Array(count).fill(-3));
+        await run(g, [build(guardRestorePass, a, { src: snap, status, halt, dst: live })]);
+        expect(Array.from(await readback(g, live, count))).toEqual(Array.from(values.map((v) => Math.fround(v + 1))));
+        // Unflagged, restore leaves the live state alone.
+        await run(g, [build(guardClearPass, { ...a, count: 1 }, { status })]);
+        g.device.queue.writeBuffer(live, 0, new Float32Array(count).fill(-3));
+        await run(g, [build(guardRestorePass, a, { src: snap, status, halt, dst: live })]);
+        expect((await readback(g, live, count)).every((v) => v === -3)).toBe(true);
+      });
+    });
+  }
 });

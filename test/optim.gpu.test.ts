@@ -1,5 +1,5 @@
 // SGD (plain, momentum, Nesterov, weight decay) and Adam updates on the GPU against the float64
-// reference over several steps, with fresh gradients each step.
+// reference over several steps, with fresh gradients each step: the scalar kernels and the vec4 ones.
 import { describe, expect, it } from 'vitest';
 import { adamState, adamStep as adamRef, sgdStep as sgdRef, type SgdState } from './reference/optim.ts';
 import { mulberry32, rand } from './reference/tensor.ts';
@@ -7,7 +7,9 @@ import { sgdPrepare, sgdStep, type SgdOptions } from '../src/ops/sgd.ts';
 import { adamPrepare, adamStep, type AdamOptions } from '../src/ops/adam.ts';
 import { empty, expectClose, gpu, readback, run, scoped, upload } from './gpu.ts';
 
-const N = 7347; // the seed model's parameter count
+// The seed model's parameter count (odd: one element an invocation) and its padded trainable
+// buffer (a multiple of 4: the vec4 kernels, which the trainer runs).
+const COUNTS = [7347, 7552];
 const STEPS = 4;
 
 describe('optimizers on the GPU match the float64 reference', () => {
@@ -17,8 +19,8 @@ describe('optimizers on the GPU match the float64 reference', () => {
     ['momentum 0.9, dampening 0.5, weight decay 0.01', { lr: 0.05, momentum: 0.9, dampening: 0.5, weightDecay: 0.01 }],
     ['nesterov 0.9', { lr: 0.05, momentum: 0.9, nesterov: true }],
   ];
-  for (const [name, o] of sgdCases) {
-    it(`SGD ${name}, ${STEPS} steps`, async () => {
+  for (const [name, o] of sgdCases) for (const N of COUNTS) {
+    it(`SGD ${name}, ${STEPS} steps, ${N} parameters`, async () => {
       const g = await gpu();
       const rng = mulberry32(name.length);
       const p = rand([N], rng).data;
@@ -26,6 +28,7 @@ describe('optimizers on the GPU match the float64 reference', () => {
       await scoped(g, async () => {
         const bp = upload(g, p, 'param'), bg = empty(g, N, 'grad'), bm = empty(g, N, 'momentum');
         const d = sgdStep(g.device, N, o, { param: bp, grad: bg, momentum: bm });
+        expect(d.kernel.label).toBe(N % 4 === 0 ? 'sgd.step4' : 'sgd.step');
         for (let step = 1; step <= STEPS; step++) {
           const grad = rand([N], rng).data;
           sgdRef(p, grad, state, o);
@@ -42,8 +45,8 @@ describe('optimizers on the GPU match the float64 reference', () => {
     ['PyTorch defaults, lr 1e-3', { lr: 1e-3 }],
     ['lr 0.1, betas 0.8/0.99, eps 1e-6, weight decay 0.01', { lr: 0.1, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.01 }],
   ];
-  for (const [name, o] of adamCases) {
-    it(`Adam ${name}, ${STEPS} steps`, async () => {
+  for (const [name, o] of adamCases) for (const N of COUNTS) {
+    it(`Adam ${name}, ${STEPS} steps, ${N} parameters`, async () => {
       const g = await gpu();
       const rng = mulberry32(name.length + 1);
       const p = rand([N], rng).data;
@@ -52,6 +55,7 @@ describe('optimizers on the GPU match the float64 reference', () => {
       await scoped(g, async () => {
         const bp = upload(g, p, 'param'), bg = empty(g, N, 'grad'), bm = empty(g, N, 'm'), bv = empty(g, N, 'v');
         const d = adamStep(g.device, N, o, { param: bp, grad: bg, m: bm, v: bv });
+        expect(d.kernel.label).toBe(N % 4 === 0 ? 'adam.step4' : 'adam.step');
         for (let step = 1; step <= STEPS; step++) {
           const grad = rand([N], rng).data;
           adamRef(p, grad, state, o);

@@ -33,8 +33,13 @@ export function adamUniform(count: number, o: AdamOptions, step: number, slot = 
  */
 export function adamStep(device: GPUDevice, count: number, o: AdamOptions,
   b: { param: Binding; grad: Binding; m: Binding; v: Binding; status?: Binding; halt?: Binding }, label = 'adam/step'): Dispatch {
-  return makeDispatch(device, adamShader, 'step', label, count, adamUniform(count, o, 1),
-    { ...b, status: b.status ?? placeholder(device), halt: b.halt ?? placeholder(device) });
+  const flags = { status: b.status ?? placeholder(device), halt: b.halt ?? placeholder(device) };
+  // Whole vec4s: four parameters an invocation (adam.wgsl's step4), the same bits.
+  if (count % 4 === 0) {
+    return makeDispatch(device, adamShader, 'step4', label, count / 4, adamUniform(count, o, 1),
+      { param4: b.param, grad4: b.grad, m4: b.m, v4: b.v, ...flags });
+  }
+  return makeDispatch(device, adamShader, 'step', label, count, adamUniform(count, o, 1), { param: b.param, grad: b.grad, m: b.m, v: b.v, ...flags });
 }
 
 /** Sets the scalars for step `step` (1-based) and its guard slot, before the step's command buffer is submitted. */

@@ -13,17 +13,26 @@ const uniform = (a: GuardArgs, slot: number) =>
   ({ count: a.count, status_index: 2 * slot, code: a.code, sticky: a.sticky ? 1 : 0, offset: a.atSlot ? slot : 0 });
 const perStep = (device: GPUDevice, [d]: readonly Dispatch[], a: GuardArgs, s: { lossSlot: number }) => writeUniform(device, d!, uniform(a, s.lossSlot));
 
-const entry = (name: string, e: string, inputs: string[], outputs: string[], invocations: (a: GuardArgs) => number) =>
-  singlePass<GuardArgs>(name, inputs, outputs,
-    (device, a, io, label) => [makeDispatch(device, guardShader, e, label, invocations(a), uniform(a, 0), io)], { perStep });
+/** Whole vec4s (and not the loss's one slot): the *4 entries, on vec4 bindings (guard.wgsl). */
+const vec4s = (a: GuardArgs) => !a.atSlot && a.count % 4 === 0;
+const VEC4_NAMES: Record<string, string> = { values: 'values4', src: 'src4', dst: 'dst4' };
+
+const entry = (name: string, e: string, inputs: string[], outputs: string[], invocations: (a: GuardArgs) => number, hasVec4 = false) =>
+  singlePass<GuardArgs>(name, inputs, outputs, (device, a, io, label) => {
+    if (hasVec4 && vec4s(a)) {
+      const b = Object.fromEntries(Object.entries(io).map(([k, v]) => [VEC4_NAMES[k] ?? k, v]));
+      return [makeDispatch(device, guardShader, `${e}4`, label, a.count / 4, uniform(a, 0), b)];
+    }
+    return [makeDispatch(device, guardShader, e, label, invocations(a), uniform(a, 0), io)];
+  }, { perStep });
 
 /** io: → status. */
 export const guardClearPass = entry('guard.clear', 'clear', [], ['status'], () => 1);
 /** io: values → status. */
-export const guardCheckPass = entry('guard.check', 'check', ['values'], ['status'], (a) => a.count);
+export const guardCheckPass = entry('guard.check', 'check', ['values'], ['status'], (a) => a.count, true);
 /** io: src, halt → dst (the snapshot). */
-export const guardSavePass = entry('guard.save', 'save', ['src', 'halt'], ['dst'], (a) => a.count);
+export const guardSavePass = entry('guard.save', 'save', ['src', 'halt'], ['dst'], (a) => a.count, true);
 /** io: src (the snapshot), status, halt → dst (the live state). */
-export const guardRestorePass = entry('guard.restore', 'restore', ['src', 'status', 'halt'], ['dst'], (a) => a.count);
+export const guardRestorePass = entry('guard.restore', 'restore', ['src', 'status', 'halt'], ['dst'], (a) => a.count, true);
 /** io: status → halt. */
 export const guardSettlePass = entry('guard.settle', 'settle', ['status'], ['halt'], () => 1);

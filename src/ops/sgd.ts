@@ -23,8 +23,14 @@ function uniform(count: number, o: SgdOptions, step: number, slot = 0) {
  */
 export function sgdStep(device: GPUDevice, count: number, o: SgdOptions,
   b: { param: Binding; grad: Binding; momentum: Binding; status?: Binding; halt?: Binding }, label = 'sgd/step'): Dispatch {
+  const flags = { status: b.status ?? placeholder(device), halt: b.halt ?? placeholder(device) };
+  // Whole vec4s: four parameters an invocation (sgd.wgsl's step4), the same bits.
+  if (count % 4 === 0) {
+    return makeDispatch(device, sgdShader, 'step4', label, count / 4, uniform(count, o, 1),
+      { param4: b.param, grad4: b.grad, momentum_buf4: b.momentum, ...flags });
+  }
   return makeDispatch(device, sgdShader, 'step', label, count, uniform(count, o, 1),
-    { param: b.param, grad: b.grad, momentum_buf: b.momentum, status: b.status ?? placeholder(device), halt: b.halt ?? placeholder(device) });
+    { param: b.param, grad: b.grad, momentum_buf: b.momentum, ...flags });
 }
 
 /** Sets the scalars for step `step` (1-based) and its guard slot, before the step's command buffer is submitted. */
