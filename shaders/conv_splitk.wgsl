@@ -398,6 +398,23 @@ fn reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   if (i < p.dw_len) { dw[i] = acc; } else { db[i - p.dw_len] = acc; }
 }
 
+// The same four totals an invocation, as vec4s, when dw and db are whole vec4s (src/ops/
+// conv_splitk.ts checks): the same sums in the same order per component, so the same bits, with a
+// quarter of the invocations and no scalar gathers on software adapters.
+@group(0) @binding(9) var<storage, read> part_in4: array<vec4f>;
+@group(0) @binding(10) var<storage, read_write> dw4: array<vec4f>;
+@group(0) @binding(11) var<storage, read_write> db4: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn reduce4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  let stride4 = p.part_stride / 4u;
+  if (i >= stride4) { return; }
+  var acc = vec4f(0.0);
+  for (var c = 0u; c < p.chunks; c++) { acc += part_in4[c * stride4 + i]; }
+  if (i < p.dw_len / 4u) { dw4[i] = acc; } else { db4[i - p.dw_len / 4u] = acc; }
+}
+
 // db[c] partials: Σ over the chunk's images (chunk_steps of them) of dy's plane, as vec4s
 // (out_size.x · out_size.y is a multiple of 4 for this entry).
 @compute @workgroup_size(WG)

@@ -53,9 +53,12 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean): Pla
   };
 }
 
-function reduce(device: GPUDevice, pl: Plan, part: Binding, dw: Binding, db: Binding | undefined, label: string): Dispatch {
-  return makeDispatch(device, splitkShader, 'reduce', `${label}/sum`, pl.partStride, pl.uniform,
-    { part_in: part, dw, db: db ?? placeholder(device) });
+/** The fixed-order sum of the chunks' partials: four totals an invocation when dw and db are whole vec4s. */
+function reduce(device: GPUDevice, u: Plan['uniform'], part: Binding, dw: Binding, db: Binding | undefined, label: string): Dispatch {
+  const stride = u.part_stride as number;
+  return stride % 4 === 0 && (u.dw_len as number) % 4 === 0
+    ? makeDispatch(device, splitkShader, 'reduce4', `${label}/sum`, stride / 4, u, { part_in4: part, dw4: dw, db4: db ?? placeholder(device) })
+    : makeDispatch(device, splitkShader, 'reduce', `${label}/sum`, stride, u, { part_in: part, dw, db: db ?? placeholder(device) });
 }
 
 /** Why the row kernel cannot take this geometry (it needs 3-wide, stride-1, padding-1 rows of whole vec4s). */
@@ -92,7 +95,7 @@ function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs>
       return [
         makeDispatch(d, kind === 'row3' ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
           pl.invocations, pl.uniform, buffers, tile),
-        reduce(d, pl, part, io.dw!, a.bias ? io.db : undefined, label),
+        reduce(d, pl.uniform, part, io.dw!, a.bias ? io.db : undefined, label),
       ];
     },
   };
@@ -126,7 +129,7 @@ function biasVariant(name: string, split: number): Variant<ConvArgs> {
       const p = pl(a.g);
       return [
         makeDispatch(d, splitkShader, 'bias_sum', `${label}/chunks`, p.chunks * a.g.cOut, p.uniform, { dy4: io.dy!, part: io.scratch! }),
-        makeDispatch(d, splitkShader, 'reduce', `${label}/sum`, a.g.cOut, p.uniform, { part_in: io.scratch!, dw: placeholder(d), db: io.db! }),
+        reduce(d, p.uniform, io.scratch!, placeholder(d), io.db!, label),
       ];
     },
   };
