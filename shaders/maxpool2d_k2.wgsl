@@ -33,16 +33,23 @@ fn block_of(i: u32) -> Block {
 fn outputs4() -> u32 { return p.planes * u32(p.out_size.x) * (u32(p.out_size.y) / 4u); }
 
 // The first maximum in row-major order wins; a NaN wins and stays (as maxpool2d.wgsl, and PyTorch).
-fn better(v: f32, best: f32) -> bool { return v > best || (is_nan(v) && !is_nan(best)); }
+// `|` and `&`, not `||` and `&&`: WGSL's short-circuit operators are control flow, which software
+// adapters run as masked branches; the selects below are branch-free for the same reason.
+fn better(v: f32, best: f32) -> bool { return (v > best) | (is_nan(v) & !is_nan(best)); }
 
 struct Best { v: f32, at: i32 }
 
 fn window(a: vec2f, b: vec2f, at: i32, w: i32) -> Best {
-  var r = Best(a.x, at);
-  if (better(a.y, r.v)) { r = Best(a.y, at + 1); }
-  if (better(b.x, r.v)) { r = Best(b.x, at + w); }
-  if (better(b.y, r.v)) { r = Best(b.y, at + w + 1); }
-  return r;
+  var v = a.x;
+  var i = at;
+  let c1 = better(a.y, v);
+  v = select(v, a.y, c1);
+  i = select(i, at + 1, c1);
+  let c2 = better(b.x, v);
+  v = select(v, b.x, c2);
+  i = select(i, at + w, c2);
+  let c3 = better(b.y, v);
+  return Best(select(v, b.y, c3), select(i, at + w + 1, c3));
 }
 
 @compute @workgroup_size(WG)
