@@ -7,7 +7,8 @@ import { buildModel, CAE_SPEC } from '../src/nn/spec.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import type { OptimizerConfig } from '../src/graph/autograd.ts';
 import { gpu, scoped } from './gpu.ts';
-import { memoryCache } from '../src/tune/cache.ts';
+import { adapterFacts, kernelsHash, memoryCache } from '../src/tune/cache.ts';
+import { TUNED_SHADERS } from '../src/ops/conv_passes.ts';
 
 const load = (f: string) => parseSafetensors(new Uint8Array(readFileSync(new URL(`./fixtures/${f}`, import.meta.url))), f).tensors;
 const fb = load('cae_forward_backward.safetensors');
@@ -76,6 +77,19 @@ for (const tuned of [false, true]) {
     });
   });
 }
+
+describe('tuning cache key', () => {
+  it("covers the tuned kernels' text: any change to one retimes instead of reusing old choices", async () => {
+    const g = await gpu();
+    const facts = adapterFacts(g);
+    expect(facts.kernels).toMatch(/^[0-9a-f]{8}$/);
+    expect(facts.kernels).toBe(kernelsHash());
+    expect(kernelsHash([...TUNED_SHADERS].reverse())).toBe(kernelsHash()); // order-free
+    const edited = TUNED_SHADERS.map((sh, i) => (i === 3 ? { ...sh, code: `${sh.code} ` } : sh));
+    expect(kernelsHash(edited)).not.toBe(kernelsHash());
+    expect(new Set(TUNED_SHADERS.map((sh) => sh.name)).size).toBe(TUNED_SHADERS.length);
+  });
+});
 
 describe('reconstructions', () => {
   it('a forward-only plan on the trainer\'s live weights gives PyTorch\'s output (as bytes)', async () => {

@@ -10,7 +10,7 @@ import type { ConvArgs } from './conv_direct.ts';
 import { actOverrides, subgroupShader } from './conv_igemm.ts';
 import d2sWgsl from '../../shaders/conv_d2s.wgsl?raw';
 
-const d2sShader: Shader = subgroupShader('conv_d2s', d2sWgsl);
+export const d2sShader: Shader = subgroupShader('conv_d2s', d2sWgsl);
 
 /** Why the d2s kernel cannot take this transposed-conv geometry, or undefined. */
 export function d2sUnsupported(g: ConvGeometry): string | undefined {

@@ -25,11 +25,11 @@ export const actOverrides = (a: ConvArgs): Record<string, number> => activationO
 /** A kernel that uses subgroup operations: `enable` must precede every declaration, the prelude's too. */
 export const subgroupShader = (name: string, code: string): Shader => ({ name, code: `enable subgroups;\n${shader(name, code).code}` });
 
-const relayoutShader = shader('conv_igemm_relayout', relayoutWgsl);
-const sgShader = subgroupShader('conv_igemm_sg', `${commonWgsl}\n${sgWgsl}`);
-const row3Shader = subgroupShader('conv_igemm_row3', `${commonWgsl}\n${row3Wgsl}`);
-const s2Shader = subgroupShader('conv_igemm_s2', `${commonWgsl}\n${s2Wgsl}`);
-const tiledShader = shader('conv_igemm_tiled', `${commonWgsl}\n${tiledWgsl}`);
+export const relayoutShader = shader('conv_igemm_relayout', relayoutWgsl);
+export const sgShader = subgroupShader('conv_igemm_sg', `${commonWgsl}\n${sgWgsl}`);
+export const row3Shader = subgroupShader('conv_igemm_row3', `${commonWgsl}\n${row3Wgsl}`);
+export const s2Shader = subgroupShader('conv_igemm_s2', `${commonWgsl}\n${s2Wgsl}`);
+export const tiledShader = shader('conv_igemm_tiled', `${commonWgsl}\n${tiledWgsl}`);
 
 /**
  * One axis of a class: output position first + ostep·a for a < grid; at tap t < taps it reads input

@@ -9,9 +9,14 @@
 import { convForwardPass as direct0, convTransposedPass as directT, convGradParamsPass as directP, convGradBiasPass as directB, type ConvArgs } from './conv_direct.ts';
 import { convMacs, swapSides } from '../geometry/conv.ts';
 import { capsOf, type DeviceCaps, type Pass, type Variant } from './variant.ts';
-import { actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, row3Unsupported, s2Unsupported, type TileKernel, type TiledConfig } from './conv_igemm.ts';
-import { gradParamsVariants, gradBiasVariants } from './conv_splitk.ts';
-import { d2sVariants } from './conv_d2s.ts';
+import {
+  actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, relayoutShader, row3Shader, row3Unsupported, s2Shader, s2Unsupported,
+  sgShader, tiledShader, type TileKernel, type TiledConfig,
+} from './conv_igemm.ts';
+import { gradParamsVariants, gradBiasVariants, splitkShader, splitkSgShader } from './conv_splitk.ts';
+import { d2sShader, d2sVariants } from './conv_d2s.ts';
+import { conv2dShader } from './conv2d.ts';
+import { convTransposeShader } from './conv_transpose2d.ts';
 
 export type { ConvArgs } from './conv_direct.ts';
 export { capsOf };
@@ -81,3 +86,11 @@ export const convGradBiasPass: Pass<ConvArgs> = {
 
 /** Every pass here, for tests and the timing script. */
 export const CONV_PASSES = [convForwardPass, convTransposedPass, convGradParamsPass, convGradBiasPass] as const;
+
+/**
+ * Every shader the variants above compile, by name: the tuning cache is keyed on their text too
+ * (src/tune/cache.ts), so a change to any kernel retimes rather than trusting choices made for
+ * the old code under the same version number.
+ */
+export const TUNED_SHADERS = [conv2dShader, convTransposeShader, relayoutShader, sgShader, row3Shader, s2Shader, tiledShader,
+  splitkShader, splitkSgShader, d2sShader];

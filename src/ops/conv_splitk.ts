@@ -14,8 +14,8 @@ import { subgroupShader } from './conv_igemm.ts';
 // The quad-sharing row kernel sits after a marker line: `enable subgroups;` cannot be compiled on a
 // device without the feature, so the other kernels are compiled from the part before it.
 const MARK = '// ---- subgroup kernels';
-const splitkShader = shader('conv_splitk', splitkWgsl.slice(0, splitkWgsl.indexOf(MARK)));
-const splitkSgShader = subgroupShader('conv_splitk_sg', splitkWgsl);
+export const splitkShader = shader('conv_splitk', splitkWgsl.slice(0, splitkWgsl.indexOf(MARK)));
+export const splitkSgShader = subgroupShader('conv_splitk_sg', splitkWgsl);
 
 type Kind = 'row3' | 'sg' | 's2' | 'tiled';
 /** The tiled kernel's tile: BM output channels × BN (ci, ky, kx) per workgroup, BK pixels a step. */

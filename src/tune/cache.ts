@@ -1,9 +1,11 @@
 // Where tuning results live between runs: per adapter (vendor, architecture, device, description,
-// features, limits and Kiln's version, hashed), a map from "pass|shape" to the chosen variant and
+// features, limits, Kiln's version and the text of the tuned kernels, hashed), a map from "pass|shape" to the chosen variant and
 // the times behind it. Node keeps a JSON file in the user's cache folder (cache_node.ts), a browser
 // an IndexedDB store (cache_idb.ts); both implement this interface.
 import type { Gpu } from '../gpu/device.ts';
 import { VERSION } from '../version.ts';
+import { TUNED_SHADERS } from '../ops/conv_passes.ts';
+import type { Shader } from '../ops/dispatch.ts';
 
 export interface CachedChoice { chosen: string; times: Record<string, number | string> }
 export type AdapterChoices = Record<string, CachedChoice>;
@@ -25,8 +27,25 @@ export function adapterFacts(gpu: Gpu): Record<string, unknown> {
   }
   return {
     vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
-    features: [...gpu.device.features].sort(), limits, kiln: VERSION,
+    features: [...gpu.device.features].sort(), limits, kiln: VERSION, kernels: kernelsHash(),
   };
+}
+
+let tunedHash: string | undefined;
+
+/**
+ * FNV-1a (32-bit, hex) over shaders' names and text (by default the tuned ones, computed once):
+ * which kernels a cache entry's times were taken on.
+ */
+export function kernelsHash(shaders: readonly Shader[] = TUNED_SHADERS): string {
+  if (shaders === TUNED_SHADERS && tunedHash !== undefined) return tunedHash;
+  let h = 0x811c9dc5;
+  for (const s of [...shaders].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const ch of `${s.name}\u0000${s.code}\u0000`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  }
+  const hex = h.toString(16).padStart(8, '0');
+  if (shaders === TUNED_SHADERS) tunedHash = hex;
+  return hex;
 }
 
 /** A short hash of adapterFacts: the cache key. */
