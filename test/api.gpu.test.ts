@@ -96,9 +96,15 @@ describe('the embedding API', () => {
       for (let i = 0; i < q.outputs.length; i++) expect(Math.abs(q.outputs[i]! - p.outputs[i]!)).toBeLessThan(1e-5);
       // Evaluation counts the same predictions as correct.
       const data = { count: 40, pixels: images, labels: test.labels.subarray(0, 40), source: 'test[0:40]' };
-      const r = await new Evaluator(t, data, 16).run();
+      // Its pipelines compile on the first run (or prepare()), not on construction.
+      const ev = new Evaluator(t, data, 16);
+      expect(ev.prepared).toBe(false);
+      const r = await ev.run();
+      expect(ev.prepared).toBe(true);
       const right = [...p.classes!].filter((c, i) => c === data.labels[i]).length;
       expect(r.accuracy).toBeCloseTo(right / 40, 6);
+      expect((await ev.run()).loss).toBe(r.loss);
+      ev.destroy();
       await expect(live.predict(images.subarray(0, 3071))).rejects.toThrow(/Predictor\.predict: pixels holds 3071 bytes, not a whole number of \[3, 32, 32\] images/);
       live.dispose();
       saved.dispose();

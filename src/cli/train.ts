@@ -135,6 +135,9 @@ async function run(gpu: Awaited<ReturnType<typeof openNodeDevice>>, s: Setup): P
       // The first step is read back at once, so a user (or a pipe) sees training has started.
       await trainer.step({ flush: next === total || next === started.step + 1 || epochEnd || checkpointDue });
       gpu.errors.throwIfFailed(`step ${next}`);
+      // The evaluation's pipelines compile once the first loss is out, while the GPU works through
+      // the steps already queued (built before step 1, they delayed its loss by a second or more).
+      if (evaluator && !evaluator.prepared && reported > started.step) evaluator.prepare();
       if (epochEnd && evaluator) {
         await trainer.drain();
         if (trainer.failure) break;

@@ -2,7 +2,9 @@
 // evaluation mode (batchnorm on running statistics, dropout off) that binds the trainer's parameter
 // and buffer storage itself, over a dataset of its own uploaded once. Each batch is one submission
 // (its position and valid rows are per-batch scalars); the losses and correct counts of all batches
-// are read back once at the end.
+// are read back once at the end. Everything is checked and allocated on construction; its
+// pipelines compile on the first run() (or prepare()), so building an Evaluator never holds up
+// training's first step — on software adapters the tuned kernels take a second or more to compile.
 import { checkGpu } from '../gpu/device.ts';
 import { ConfigError } from '../errors.ts';
 import { buildEvalGraph, type EvalGraph } from '../graph/autograd.ts';
@@ -27,10 +29,10 @@ export class Evaluator {
   readonly plan: Plan;
   readonly batches: number;
   private readonly buffers: PlanBuffers;
-  private readonly dispatches: Dispatch[][];
+  private dispatches?: Dispatch[][];
   private readonly staging: GPUBuffer;
 
-  constructor(private readonly trainer: Trainer, readonly data: Dataset, readonly batch = trainer.options.batch, choose: Choose = defaults) {
+  constructor(private readonly trainer: Trainer, readonly data: Dataset, readonly batch = trainer.options.batch, private readonly choose: Choose = defaults) {
     const { model, gpu } = trainer;
     checkGpu('Evaluator', gpu);
     const device = gpu.device;
@@ -50,7 +52,6 @@ export class Evaluator {
       [this.tg.params.id, trainer.buffers.buffer(trainer.tg.params)],
       [this.tg.buffers.id, trainer.buffers.buffer(trainer.tg.buffers)],
     ])));
-    this.dispatches = gpu.errors.watch(() => buildDispatches(device, this.tg.graph, this.buffers.at, choose));
     const bytes = new Uint8Array(Math.ceil(data.pixels.length / 4) * 4);
     bytes.set(data.pixels);
     device.queue.writeBuffer(this.buffers.buffer(this.tg.dataset), 0, bytes);
@@ -59,16 +60,29 @@ export class Evaluator {
     this.staging = device.createBuffer({ label: 'eval/staging', size: this.batches * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
+  /** Whether the pipelines are built (prepare() or a first run()). */
+  get prepared(): boolean {
+    return this.dispatches !== undefined;
+  }
+
+  /** Builds the pipelines now (idempotent): e.g. while the GPU still works through queued steps. */
+  prepare(): Dispatch[][] {
+    const { gpu } = this.trainer;
+    this.dispatches ??= gpu.errors.watch(() => buildDispatches(gpu.device, this.tg.graph, this.buffers.at, this.choose));
+    return this.dispatches;
+  }
+
   /** Evaluates every record after all steps submitted so far; resolves with the mean loss and accuracy. */
   async run(): Promise<EvalResult> {
     const { gpu } = this.trainer;
     const device = gpu.device;
+    const dispatches = this.prepare();
     for (let b = 0; b < this.batches; b++) {
       const rows = Math.min(this.batch, this.data.count - b * this.batch);
-      prepareStep(device, this.tg.graph, this.dispatches, { step: 0, batchBase: b * this.batch, lossSlot: b, rows });
+      prepareStep(device, this.tg.graph, dispatches, { step: 0, batchBase: b * this.batch, lossSlot: b, rows });
       const enc = device.createCommandEncoder({ label: `eval batch ${b}` });
       const pass = enc.beginComputePass({ label: 'eval' });
-      for (const ds of this.dispatches) for (const d of ds) record(pass, d);
+      for (const ds of dispatches) for (const d of ds) record(pass, d);
       pass.end();
       if (b === this.batches - 1) {
         enc.copyBufferToBuffer(this.buffers.buffer(this.tg.loss), 0, this.staging, 0, this.batches * 4);
@@ -92,7 +106,7 @@ export class Evaluator {
 
   destroy(): void {
     this.buffers.destroy();
-    for (const ds of this.dispatches) for (const d of ds) d.uniform?.destroy();
+    for (const ds of this.dispatches ?? []) for (const d of ds) d.uniform?.destroy();
     this.staging.destroy();
   }
 }
