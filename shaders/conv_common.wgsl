@@ -26,6 +26,9 @@ struct Conv {
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;     // [c_out], read when has_bias
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// With ACT_GRAD (an input-gradient pass fused with the backward of the activation before the layer):
+// that activation's output, shaped like y. Bound to a placeholder otherwise, and never read.
+@group(0) @binding(10) var<storage, read> fy: array<f32>;
 
 // Set when a block of 4 output channels can span groups (several groups, group_out not a multiple
 // of 4, depthwise for one): each lane then reads x from its own group's channels. Otherwise the four
@@ -65,13 +68,16 @@ fn load_x4(rows: vec4u, ix: i32) -> vec4f {
   return select(vec4f(0.0), v, ix >= 0 && ix < p.in_size.y);
 }
 
-// Writes 4 output channels (co0..co0+3) of one pixel through the fused activation, skipping
-// channels and columns past the end.
+// Writes 4 output channels (co0..co0+3) of one pixel through the fused activation (or, with
+// ACT_GRAD, the fused activation backward), skipping channels and columns past the end.
 fn store_y(n: u32, co0: u32, oy: i32, ox: i32, v: vec4f) {
   if (ox >= p.out_size.y) { return; }
   let ohw = u32(p.out_size.x * p.out_size.y);
   let at = (n * p.c_out + co0) * ohw + u32(oy * p.out_size.y + ox);
   for (var j = 0u; j < 4u; j++) {
-    if (co0 + j < p.c_out) { y[at + j * ohw] = activate(v[j]); }
+    if (co0 + j < p.c_out) {
+      let k = at + j * ohw;
+      if (ACT_GRAD != 0u) { y[k] = activation_grad(ACT_GRAD, v[j], fy[k]); } else { y[k] = activate(v[j]); }
+    }
   }
 }

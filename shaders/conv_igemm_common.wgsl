@@ -40,6 +40,10 @@ struct Igemm {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;    // [c_y], read when has_bias
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y4: array<vec4f>;
+// With ACT_GRAD (an input-gradient pass fused with the backward of the activation before the layer):
+// that activation's output, shaped like y, read where y is written. Placeholders otherwise.
+@group(0) @binding(7) var<storage, read> fy: array<f32>;
+@group(0) @binding(8) var<storage, read> fy4: array<vec4f>;
 
 // Dispatches are folded into y and z past 65,535 workgroups (see Kernel.grid); this unfolds them.
 fn workgroup_index(wid: vec3u, nwg: vec3u) -> u32 {
@@ -70,7 +74,8 @@ fn bias4(g: u32, c0: u32) -> vec4f {
   return vec4f(bias[c.x], bias[c.y], bias[c.z], bias[c.w]);
 }
 
-// Stores 4 channels (c0..c0+3 of group g) of one output pixel through bias and activation,
+// Stores 4 channels (c0..c0+3 of group g) of one output pixel through bias and activation (or, with
+// ACT_GRAD, the fused activation backward),
 // skipping channels past the group's end and columns past the class grid.
 fn store4(l: Lane, g: u32, c0: u32, b: i32, v: vec4f) {
   if (!l.live || b >= p.grid.y) { return; }
@@ -80,7 +85,10 @@ fn store4(l: Lane, g: u32, c0: u32, b: i32, v: vec4f) {
   let at = (l.n * p.c_y + g * p.og + c0) * plane + u32(oy * p.out_size.y + ox);
   let vb = v + bias4(g, c0);
   for (var j = 0u; j < 4u; j++) {
-    if (c0 + j < p.og) { y[at + j * plane] = activate(vb[j]); }
+    if (c0 + j < p.og) {
+      let k = at + j * plane;
+      if (ACT_GRAD != 0u) { y[k] = activation_grad(ACT_GRAD, vb[j], fy[k]); } else { y[k] = activate(vb[j]); }
+    }
   }
 }
 
@@ -96,7 +104,14 @@ fn store_row4(l: Lane, g: u32, c0: u32, b: i32, m: mat4x4f) {
   for (var j = 0u; j < 4u; j++) {
     if (c0 + j < p.og) {
       let v = t[j] + vec4f(bv[j]);
-      y4[at + j * (plane / 4u)] = vec4f(activate(v.x), activate(v.y), activate(v.z), activate(v.w));
+      let k = at + j * (plane / 4u);
+      if (ACT_GRAD != 0u) {
+        let f = fy4[k];
+        y4[k] = vec4f(activation_grad(ACT_GRAD, v[0], f[0]), activation_grad(ACT_GRAD, v[1], f[1]),
+          activation_grad(ACT_GRAD, v[2], f[2]), activation_grad(ACT_GRAD, v[3], f[3]));
+      } else {
+        y4[k] = vec4f(activate(v.x), activate(v.y), activate(v.z), activate(v.w));
+      }
     }
   }
 }

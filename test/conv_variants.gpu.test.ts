@@ -57,6 +57,26 @@ describe('the activation fused into a forward kernel is applied to every output'
   }
 });
 
+describe("an activation's backward fused into an input-gradient store is applied to every output", () => {
+  for (const pass of [convForwardPass, convTransposedPass]) {
+    const checks = forwardChecks(pass.name, [...CONV.slice(20), ...CONV], [...CONVT.slice(20), ...CONVT]);
+    pass.variants.forEach((v, i) => {
+      const act = ACTS[(i + 1) % ACTS.length]!;
+      it(`${pass.name} ${v.name} + ${act} backward`, async () => {
+        const g = await gpu();
+        const check = checks.find((c) => !v.unsupported?.(capsOf(g.device), { ...c.args, actGrad: act }));
+        if (!check) {
+          unsupportedSeen.push(`${pass.name} ${v.name} + ${act} backward: ${v.unsupported?.(capsOf(g.device), { ...checks[0]!.args, actGrad: act })}`);
+          expect(v.unsupported?.(capsOf(g.device), { ...checks[0]!.args, actGrad: act })).toBeTruthy();
+          return;
+        }
+        const r = await runCheck(g, io, pass, v, check, undefined, act);
+        expect(r.bad).toEqual([]);
+      });
+    });
+  }
+});
+
 describe('weight gradients are bit-reproducible (fixed-order sums, no atomics)', () => {
   const c = prepareConv(CONV[2]!);
   for (const v of convGradParamsPass.variants) {

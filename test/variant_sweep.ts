@@ -191,6 +191,17 @@ export function roleChecks(pass: string, s: Sweep): Check[] {
 
 export const ACTS = ['relu', 'selu', 'sigmoid', 'tanh'] as const;
 const ACT_REF: Record<string, (v: Float64Array) => Float64Array> = { relu: actRef.relu, selu: actRef.selu, sigmoid: actRef.sigmoid, tanh: actRef.tanh };
+// Backward from the pre-activation z (the references' form), for an activation backward fused into
+// an input-gradient store: the kernel is given y = act(z) in f32 and must produce act'(z)·(its sum).
+const ACT_BWD: Record<string, (z: Float64Array, dy: Float64Array) => Float64Array> = {
+  relu: actRef.reluBackward, selu: actRef.seluBackward, sigmoid: actRef.sigmoidBackward, tanh: actRef.tanhBackward,
+};
+
+/** Pre-activations for a fused activation backward: both signs, |z| < 3, fixed by n. */
+function preActivations(n: number): Float64Array {
+  const r = mulberry32(n + 17);
+  return Float64Array.from({ length: n }, () => 6 * r() - 3);
+}
 
 /** Forward checks of a forward pass (conv.forward or conv.transposed) on `cases`, to fuse an activation into. */
 export function forwardChecks(pass: string, conv: ConvCase[], convT: ConvTCase[]): Check[] {
@@ -227,9 +238,14 @@ export interface GpuIo {
 
 export interface CheckResult { bad: string[]; worst: number; skipped?: string }
 
-/** Runs `v` on one check (with `act` fused, if given); its mismatches, or why it is unsupported. */
-export async function runCheck(g: Gpu, io: GpuIo, pass: Pass<ConvArgs>, v: Variant<ConvArgs>, c: Check, act?: ConvArgs['act']): Promise<CheckResult> {
-  const args = act ? { ...c.args, act } : c.args;
+/**
+ * Runs `v` on one check (with `act` fused into the store, or with `actGrad`, an activation backward
+ * fused into it: the output is then that activation's input gradient, given its output `fy`); its
+ * mismatches, or why it is unsupported.
+ */
+export async function runCheck(g: Gpu, io: GpuIo, pass: Pass<ConvArgs>, v: Variant<ConvArgs>, c: Check, act?: ConvArgs['act'],
+  actGrad?: ConvArgs['act']): Promise<CheckResult> {
+  const args = act ? { ...c.args, act } : actGrad ? { ...c.args, actGrad } : c.args;
   const why = v.unsupported?.(capsOf(g.device), args);
   if (why) return { bad: [], worst: 0, skipped: why };
   const made: GPUBuffer[] = [];
@@ -238,13 +254,15 @@ export async function runCheck(g: Gpu, io: GpuIo, pass: Pass<ConvArgs>, v: Varia
     return await io.scoped(g, async () => {
       const bufs: Record<string, GPUBuffer> = {};
       for (const [k, t] of Object.entries(c.inputs)) bufs[k] = keep(io.upload(g, t.data, k));
+      const z = actGrad ? preActivations(c.outputs.y!.data.length) : undefined;
+      if (z) bufs.fy = keep(io.upload(g, Float32Array.from(ACT_REF[actGrad!]!(z)), 'fy'));
       for (const [k, t] of Object.entries(c.outputs)) bufs[k] = keep(io.empty(g, t.data.length, k));
       const scratch = v.scratch?.(args) ?? 0;
       if (scratch > 0) bufs.scratch = keep(io.empty(g, scratch, 'scratch'));
       await io.run(g, v.build(g.device, args, bufs, `${pass.name}/${v.name}`));
       const out: CheckResult = { bad: [], worst: 0 };
       for (const [k, t] of Object.entries(c.outputs)) {
-        const ref = act ? ACT_REF[act]!(t.data) : t.data;
+        const ref = act ? ACT_REF[act]!(t.data) : z ? ACT_BWD[actGrad!]!(z, t.data) : t.data;
         const r = compare(await io.readback(g, bufs[k]!, t.data.length), ref, `${c.what}: ${k}`);
         out.bad.push(...r.bad);
         out.worst = Math.max(out.worst, r.worst);

@@ -5,7 +5,7 @@ import { ShapeError } from '../errors.ts';
 import { conv2dGeometry, convMacs, convTranspose2dGeometry, swapSides, type ConvGeometry } from '../geometry/conv.ts';
 import type { Pair } from '../geometry/util.ts';
 import type { Tensor } from '../graph/graph.ts';
-import type { FusableActivation, Layer, LayerBuilder, LayerRecord, Shape } from './types.ts';
+import type { FusableActivation, FusedGrad, Layer, LayerBuilder, LayerRecord, Shape } from './types.ts';
 
 export interface ConvFields { out: number; kernel: Pair; stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean }
 export interface ConvTFields extends ConvFields { outputPadding: Pair }
@@ -65,7 +65,7 @@ export const convNodes = {
       { g, act: fuse?.kind, slope: fuse?.slope, bias: f.bias }, { x, ...io(b, f) }, { y });
     return { x, y };
   },
-  backward(b: LayerBuilder, f: { bias: boolean }, x: Tensor, dy: Tensor, needDx: boolean, g: ConvGeometry): Tensor | undefined {
+  backward(b: LayerBuilder, f: { bias: boolean }, x: Tensor, dy: Tensor, needDx: boolean, g: ConvGeometry, fuse?: FusedGrad): Tensor | undefined {
     const dw = b.grad('weight');
     if (dw) {
       const db = f.bias ? b.grad('bias') : undefined;
@@ -73,10 +73,17 @@ export const convNodes = {
     }
     if (!needDx) return undefined;
     const dx = b.tensor('grad_in', x.shape);
-    b.node('backward', 'backward/dx', 'conv.transposed', { g: swapSides(g), bias: false }, { x: dy, w: b.param('weight') }, { y: dx });
+    b.node('backward', dxLabel(fuse), 'conv.transposed', { g: swapSides(g), bias: false, ...gradFusion(fuse) },
+      { x: dy, w: b.param('weight'), ...(fuse ? { fy: fuse.y } : {}) }, { y: dx });
     return dx;
   },
 };
+
+// An input-gradient pass that also applies the backward of the activation before the layer, as it
+// stores (reading that activation's output y): one dispatch and one tensor fewer (the CAE's ReLU
+// between its transposed convs, an MLP's activations between linears).
+const dxLabel = (fuse?: FusedGrad) => (fuse ? `backward/dx+${fuse.kind}` : 'backward/dx');
+const gradFusion = (fuse?: FusedGrad) => (fuse ? { actGrad: fuse.kind, gradSlope: fuse.slope } : {});
 
 export const conv2d: LayerRecord<ConvFields> = {
   type: 'conv2d', doc: '2-D convolution (cross-correlation), weight [out, in/groups, kh, kw]', fields: CONV_FIELDS,
@@ -87,8 +94,9 @@ export const conv2d: LayerRecord<ConvFields> = {
   params: (x, f) => params(convWeight(x, f), f),
   buffers: () => [],
   fusesActivation: true,
+  fusesActivationGrad: true,
   forward: (b, L, x, fuse) => convNodes.forward(b, L.fields, x, fuse, geometry(L, b.batch), L.outShape),
-  backward: (b, L, { x }, dy, needDx) => convNodes.backward(b, L.fields, x, dy, needDx, geometry(L, b.batch)),
+  backward: (b, L, { x }, dy, needDx, fuse) => convNodes.backward(b, L.fields, x, dy, needDx, geometry(L, b.batch), fuse),
   flops(L, batch) {
     const f = 2 * convMacs(geometry(L, batch));
     return { forward: f, backwardInput: f, backwardParams: f };
@@ -110,6 +118,7 @@ export const convtranspose2d: LayerRecord<ConvTFields> = {
   params: (x, f) => params(convTWeight(x, f), f),
   buffers: () => [],
   fusesActivation: true,
+  fusesActivationGrad: true,
   forward(b, L, x, fuse) {
     const g = geometry(L, b.batch);
     const y = b.tensor('out', [b.batch, ...L.outShape]);
@@ -117,7 +126,7 @@ export const convtranspose2d: LayerRecord<ConvTFields> = {
       { g, act: fuse?.kind, slope: fuse?.slope, bias: L.fields.bias }, { x, ...io(b, L.fields) }, { y });
     return { x, y };
   },
-  backward(b, L, { x }, dy, needDx) {
+  backward(b, L, { x }, dy, needDx, fuse) {
     const g = geometry(L, b.batch);
     const dw = b.grad('weight');
     if (dw) {
@@ -128,7 +137,8 @@ export const convtranspose2d: LayerRecord<ConvTFields> = {
     }
     if (!needDx) return undefined;
     const dx: Tensor = b.tensor('grad_in', x.shape);
-    b.node('backward', 'backward/dx', 'conv.forward', { g: swapSides(g), bias: false }, { x: dy, w: b.param('weight') }, { y: dx });
+    b.node('backward', dxLabel(fuse), 'conv.forward', { g: swapSides(g), bias: false, ...gradFusion(fuse) },
+      { x: dy, w: b.param('weight'), ...(fuse ? { fy: fuse.y } : {}) }, { y: dx });
     return dx;
   },
   flops(L, batch) {

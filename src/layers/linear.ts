@@ -35,8 +35,9 @@ export const linear: LayerRecord<LinearFields> = {
   },
   buffers: () => [],
   fusesActivation: true,
+  fusesActivationGrad: true,
   forward: (b, L, x, fuse) => convNodes.forward(b, L.fields, x, fuse, geometry(L, b.batch), [L.fields.out]),
-  backward: (b, L, { x }, dy, needDx) => convNodes.backward(b, L.fields, x, dy, needDx, geometry(L, b.batch)),
+  backward: (b, L, { x }, dy, needDx, fuse) => convNodes.backward(b, L.fields, x, dy, needDx, geometry(L, b.batch), fuse),
   flops(L, batch) {
     const f = 2 * batch * features(L.inShape) * L.fields.out;
     return { forward: f, backwardInput: f, backwardParams: f };

@@ -36,13 +36,13 @@ export const groupOverrides = (g: ConvGeometry): Record<string, number> =>
   (g.groups > 1 && (g.cOut / g.groups) % 4 !== 0 ? { MIXED_GROUPS: 1 } : {});
 
 /** y = act(conv2d(x, w) + bias): the bias and an optional activation are applied as y is stored. */
-export function conv2dForward(device: GPUDevice, g: ConvGeometry, b: { x: Binding; w: Binding; bias?: Binding; y: Binding },
-  label = 'conv2d/forward', activation?: Activation, actOptions: ActivationOptions = {}): Dispatch {
+export function conv2dForward(device: GPUDevice, g: ConvGeometry, b: { x: Binding; w: Binding; bias?: Binding; y: Binding; fy?: Binding },
+  label = 'conv2d/forward', activation?: Activation, actOptions: ActivationOptions = {}, gradOverrides: Record<string, number> = {}): Dispatch {
   // One invocation per 4 output channels × 4 pixels of a row (see conv2d.wgsl).
   const invocations = g.batch * Math.ceil(g.cOut / 4) * g.outSize[0] * Math.ceil(g.outSize[1] / 4);
   return makeDispatch(device, conv2dShader, 'forward', label, invocations,
-    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y },
-    { ...activationOverrides(activation, actOptions), ...groupOverrides(g) });
+    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y, fy: b.fy ?? placeholder(device) },
+    { ...activationOverrides(activation, actOptions), ...gradOverrides, ...groupOverrides(g) });
 }
 
 /**
@@ -54,7 +54,7 @@ export function conv2dBackwardInput(device: GPUDevice, g: ConvGeometry, b: { dy:
   label = 'conv2d/backward/dx'): Dispatch {
   const t = swapSides(g);
   return makeDispatch(device, convTransposeShader, 'forward', label, convTransposeInvocations(t),
-    convUniform(t, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx }, groupOverrides(t));
+    convUniform(t, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx, fy: placeholder(device) }, groupOverrides(t));
 }
 
 /**

@@ -27,7 +27,8 @@ export function d2sUnsupported(g: ConvGeometry): string | undefined {
 function d2sVariant(name: string, entry: string, block: number, cols: number): Variant<ConvArgs> {
   return {
     name,
-    unsupported: (caps, a) => (caps.features.has('subgroups') ? d2sUnsupported(a.g) : 'no subgroups'),
+    unsupported: (caps, a) => (!caps.features.has('subgroups') ? 'no subgroups'
+      : a.actGrad ? 'does not apply an activation backward as it stores (an input-gradient fusion)' : d2sUnsupported(a.g)),
     build: (d, a, io, label) => {
       const g = a.g, og = g.cOut / g.groups, mg = og * g.kernel[0] * g.kernel[1], plane = g.inSize[0] * g.inSize[1];
       const blocks = Math.ceil(mg / block), lanes = g.batch * Math.ceil(plane / cols);

@@ -135,7 +135,7 @@ function classUniform(L: IgemmLayout, c: ConvClass, block: number, cols: number,
   };
 }
 
-export interface IgemmIo { x: Binding; w: Binding; bias?: Binding; y: Binding; scratch: Binding }
+export interface IgemmIo { x: Binding; w: Binding; bias?: Binding; y: Binding; scratch: Binding; fy?: Binding }
 
 /** A register-tiled kernel: which shader entry, its channel block and output columns per lane. */
 export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block: number; cols: number }
@@ -144,6 +144,7 @@ export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block
 export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, io: IgemmIo, overrides: Record<string, number>, label: string): Dispatch[] {
   const { dispatches, offsets } = relayout(device, L, k.block, io.w, io.scratch, label);
   const common = { wt: io.scratch, bias: io.bias ?? placeholder(device) };
+  const fy = io.fy ?? placeholder(device);
   L.classes.forEach((c, i) => {
     const u = classUniform(L, c, k.block, k.cols, offsets[i]!, !!io.bias);
     const workgroups = Math.ceil(u.lanes / 64) * L.g.groups * u.blocks;
@@ -151,8 +152,8 @@ export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, 
     const vec = c.x.first === 0 && c.x.ostep === 1 && L.g.outSize[1] % 4 === 0;
     const [src, entry, buffers] = k.shader !== 'sg'
       // s2 reads x only as vec4s; row3 also reads single pixels at row ends.
-      ? [k.shader === 'row3' ? row3Shader : s2Shader, k.entry, { ...common, ...(k.shader === 'row3' ? { x: io.x } : {}), x4: io.x, y4: io.y }]
-      : vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y }];
+      ? [k.shader === 'row3' ? row3Shader : s2Shader, k.entry, { ...common, ...(k.shader === 'row3' ? { x: io.x } : {}), x4: io.x, y4: io.y, fy4: fy }]
+      : vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y, fy4: fy }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y, fy }];
     dispatches.push(makeDispatch(device, src, entry, `${label}${L.classes.length > 1 ? `/class${i}` : ''}`,
       workgroups * WORKGROUP_SIZE, u, buffers, overrides));
   });
@@ -196,7 +197,7 @@ export function igemmTiled(device: GPUDevice, L: IgemmLayout, t: TiledConfig, io
     // A lane here is one output pixel; a workgroup takes BM of them.
     const workgroups = Math.ceil(u.lanes / t.bm) * L.g.groups * u.blocks;
     dispatches.push(makeDispatch(device, tiledShader, 'tiled', `${label}${L.classes.length > 1 ? `/class${i}` : ''}`,
-      workgroups * WORKGROUP_SIZE, u, { x: io.x, wt: io.scratch, bias: io.bias ?? placeholder(device), y: io.y },
+      workgroups * WORKGROUP_SIZE, u, { x: io.x, wt: io.scratch, bias: io.bias ?? placeholder(device), y: io.y, fy: io.fy ?? placeholder(device) },
       { ...overrides, BM: t.bm, BN: t.bn, BK: t.bk, TM: t.tm }));
   });
   return dispatches;

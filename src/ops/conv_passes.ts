@@ -6,7 +6,7 @@
 //   conv.grad_params  dw (and db = Σ dy when args.bias) of conv2d geometry g   io: x, dy, dw, db?, scratch?
 //   conv.grad_bias    db = Σ dy (a transposed conv's bias)     io: dy, db, scratch?
 // A transposed conv's weight gradient is conv.grad_params on swapSides(g) with x and dy exchanged.
-import { convForwardPass as direct0, convTransposedPass as directT, convGradParamsPass as directP, convGradBiasPass as directB, type ConvArgs } from './conv_direct.ts';
+import { actGradOverrides, convForwardPass as direct0, convTransposedPass as directT, convGradParamsPass as directP, convGradBiasPass as directB, type ConvArgs } from './conv_direct.ts';
 import { convMacs, swapSides } from '../geometry/conv.ts';
 import { capsOf, type DeviceCaps, type Pass, type Variant } from './variant.ts';
 import {
@@ -23,6 +23,9 @@ export { capsOf };
 
 const key = (a: ConvArgs) => JSON.stringify(a);
 
+/** A pass's fused activation as pipeline overrides: forward (ACT) or, for input gradients, backward (ACT_GRAD). */
+const passOverrides = (a: ConvArgs): Record<string, number> => ({ ...actOverrides(a), ...actGradOverrides(a.actGrad, a.gradSlope) });
+
 export const noSubgroups = (caps: DeviceCaps): string | undefined => (caps.features.has('subgroups') ? undefined : 'no subgroups');
 
 /** Register-tiled implicit GEMM (subgroup broadcast, no barriers): SwiftShader's shape. */
@@ -33,7 +36,7 @@ function registerVariant(name: string, transposed: boolean, k: TileKernel): Vari
       : k.shader === 's2' ? s2Unsupported(igemmLayout(a.g, transposed)) : undefined),
     scratch: (a) => igemmScratch(igemmLayout(a.g, transposed), k.block),
     build: (d, a, io, label) => igemmRegister(d, igemmLayout(a.g, transposed), k,
-      { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, scratch: io.scratch! }, actOverrides(a), label),
+      { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, scratch: io.scratch!, fy: io.fy }, passOverrides(a), label),
   };
 }
 
@@ -43,7 +46,7 @@ function tiledVariant(name: string, transposed: boolean, t: TiledConfig): Varian
     name, prefers: 'hardware',
     scratch: (a) => igemmScratch(igemmLayout(a.g, transposed), t.bn),
     build: (d, a, io, label) => igemmTiled(d, igemmLayout(a.g, transposed), t,
-      { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, scratch: io.scratch! }, actOverrides(a), label),
+      { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, scratch: io.scratch!, fy: io.fy }, passOverrides(a), label),
   };
 }
 
@@ -63,14 +66,14 @@ function igemmVariants(transposed: boolean): Variant<ConvArgs>[] {
 }
 
 export const convForwardPass: Pass<ConvArgs> = {
-  name: 'conv.forward', inputs: ['x', 'w', 'bias'], outputs: ['y'], key, flops: (a) => 2 * convMacs(a.g),
+  name: 'conv.forward', inputs: ['x', 'w', 'bias', 'fy'], outputs: ['y'], key, flops: (a) => 2 * convMacs(a.g),
   variants: [direct0.variants[0]!, ...igemmVariants(false),
     registerVariant('s2d-r16', false, { shader: 's2', entry: 's2_r16', block: 16, cols: 16 }),
     registerVariant('s2d-r32', false, { shader: 's2', entry: 's2_r32', block: 32, cols: 8 })],
 };
 
 export const convTransposedPass: Pass<ConvArgs> = {
-  name: 'conv.transposed', inputs: ['x', 'w', 'bias'], outputs: ['y'], key, flops: (a) => 2 * convMacs(swapSides(a.g)),
+  name: 'conv.transposed', inputs: ['x', 'w', 'bias', 'fy'], outputs: ['y'], key, flops: (a) => 2 * convMacs(swapSides(a.g)),
   variants: [directT.variants[0]!, ...igemmVariants(true), ...d2sVariants],
 };
 

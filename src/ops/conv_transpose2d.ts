@@ -21,10 +21,11 @@ export function convTransposeInvocations(g: ConvGeometry): number {
 
 /** y = act(conv_transpose2d(x, w) + bias): the bias and an optional activation are applied as y is stored. */
 export function convTranspose2dForward(device: GPUDevice, g: ConvGeometry,
-  b: { x: Binding; w: Binding; bias?: Binding; y: Binding }, label = 'conv_transpose2d/forward', activation?: Activation, actOptions: ActivationOptions = {}): Dispatch {
+  b: { x: Binding; w: Binding; bias?: Binding; y: Binding; fy?: Binding }, label = 'conv_transpose2d/forward', activation?: Activation,
+  actOptions: ActivationOptions = {}, gradOverrides: Record<string, number> = {}): Dispatch {
   return makeDispatch(device, convTransposeShader, 'forward', label, convTransposeInvocations(g),
-    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y },
-    { ...activationOverrides(activation, actOptions), ...groupOverrides(g) });
+    convUniform(g, !!b.bias), { x: b.x, w: b.w, bias: b.bias ?? placeholder(device), y: b.y, fy: b.fy ?? placeholder(device) },
+    { ...activationOverrides(activation, actOptions), ...gradOverrides, ...groupOverrides(g) });
 }
 
 /**
@@ -35,7 +36,7 @@ export function convTranspose2dBackwardInput(device: GPUDevice, g: ConvGeometry,
   b: { dy: Binding; w: Binding; dx: Binding }, label = 'conv_transpose2d/backward/dx'): Dispatch {
   const c = swapSides(g);
   return makeDispatch(device, conv2dShader, 'forward', label, c.batch * Math.ceil(c.cOut / 4) * c.outSize[0] * Math.ceil(c.outSize[1] / 4),
-    convUniform(c, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx }, groupOverrides(c));
+    convUniform(c, false), { x: b.dy, w: b.w, bias: placeholder(device), y: b.dx, fy: placeholder(device) }, groupOverrides(c));
 }
 
 /** dw[ci,c,ky,kx] = sum x[n,ci,iy,ix] * dy[n,co,iy*s-p+ky*d, ix*s-p+kx*d] (co as above): conv2d's dw with x as "g". */
