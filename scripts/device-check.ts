@@ -211,7 +211,10 @@ await section('variants', async () => {
       const r = await sweepVariant(g, io, pass, v, checks);
       const row: Record<string, unknown> = { pass: pass.name, variant: v.name, prefers: v.prefers ?? null, ran: r.ran, of: checks.length,
         worst_vs_tolerance: +r.worst.toPrecision(3), failed_count: r.bad.length, failed: r.bad.slice(0, 10), unsupported: r.unsupported.map((u) => ({ case: u.what, reason: u.why })) };
-      if (fused.length > 0) row.fused_activation = await fusedCheck(pass, i, fused);
+      if (fused.length > 0) {
+        row.fused_activation = await fusedCheck(pass, i, fused, false);
+        row.fused_activation_backward = await fusedCheck(pass, i, fused, true);
+      }
       row.ms = Math.round(performance.now() - s);
       check(r.bad.length === 0, `variants: ${pass.name} ${v.name}: ${r.bad[0]}`);
       if (r.ran === 0) (report.warnings as string[]).push(`${pass.name} ${v.name} ran on no shape of the sweep here (${r.unsupported[0]?.why})`);
@@ -250,20 +253,26 @@ await section('variants', async () => {
     unsupported += row.unsupported.length;
     results.push(row);
   }
-  const bad = results.filter((r) => (r.failed as string[]).length > 0 || (r.fused_activation as { ok?: boolean } | undefined)?.ok === false);
+  const bad = results.filter((r) => (r.failed as string[]).length > 0 || (r.fused_activation as { ok?: boolean } | undefined)?.ok === false ||
+    (r.fused_activation_backward as { ok?: boolean } | undefined)?.ok === false);
   (report.variants as Record<string, unknown>).summary = { variants: results.length, checks_ran: ran, failed_variants: bad.length, unsupported_cases: unsupported };
   say(`variants: ${results.length} variants, ${ran} checks ran, ${bad.length} variants failed${bad.length ? ` (${bad.map((r) => `${r.pass} ${r.variant}`).join(', ')})` : ''}, ` +
     `${unsupported} unsupported cases (listed with reasons in the JSON)`);
 });
 
-/** Variant `i` of a forward pass with one activation fused (rotating, as the test does), on the first shape it supports. */
-async function fusedCheck(pass: Pass<ConvArgs>, i: number, checks: ReturnType<typeof forwardChecks>): Promise<Record<string, unknown>> {
-  const v = pass.variants[i]!, act = ACTS[i % ACTS.length]!;
-  const c = checks.find((x) => !v.unsupported?.(capsOf(g.device), x.args));
-  if (!c) return { act, unsupported: 'no shape of the sweep is supported here' };
+/**
+ * Variant `i` of a forward pass with one activation fused (rotating, as the test does) — or, with
+ * `backward`, an activation's backward fused into its store as an input-gradient pass — on the
+ * first shape it supports.
+ */
+async function fusedCheck(pass: Pass<ConvArgs>, i: number, checks: ReturnType<typeof forwardChecks>, backward: boolean): Promise<Record<string, unknown>> {
+  const v = pass.variants[i]!, act = ACTS[(i + (backward ? 1 : 0)) % ACTS.length]!;
+  const args = (x: ConvArgs): ConvArgs => (backward ? { ...x, actGrad: act } : x);
+  const c = checks.find((x) => !v.unsupported?.(capsOf(g.device), args(x.args)));
+  if (!c) return { act, unsupported: v.unsupported?.(capsOf(g.device), args(checks[0]!.args)) ?? 'no shape of the sweep is supported here' };
   let r: { bad: string[]; worst: number };
-  try { r = await runCheck(g, io, pass, v, c, act); } catch (e) { r = { bad: [message(e)], worst: Infinity }; }
-  check(r.bad.length === 0, `variants: ${pass.name} ${v.name} + ${act}: ${r.bad[0]}`);
+  try { r = await (backward ? runCheck(g, io, pass, v, c, undefined, act) : runCheck(g, io, pass, v, c, act)); } catch (e) { r = { bad: [message(e)], worst: Infinity }; }
+  check(r.bad.length === 0, `variants: ${pass.name} ${v.name} + ${act}${backward ? ' backward' : ''}: ${r.bad[0]}`);
   return { act, case: c.what, ok: r.bad.length === 0, worst_vs_tolerance: +r.worst.toPrecision(3), failed: r.bad };
 }
 
