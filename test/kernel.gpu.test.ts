@@ -50,7 +50,8 @@ describe('layouts come from the WGSL', () => {
     expect(f.get('chunk_images')!.offset).toBe(80);
     expect(info.uniform!.size).toBe(96); // 92 bytes of fields, rounded up to the struct's 8-byte alignment
     expect(info.bindings.map((b) => `${b.binding}:${b.name}:${b.type}`)).toEqual(
-      ['0:p:uniform', '1:x:read-only-storage', '2:w:read-only-storage', '3:bias:read-only-storage', '4:y:storage']);
+      ['0:p:uniform', '1:x:read-only-storage', '2:w:read-only-storage', '3:bias:read-only-storage', '4:y:storage',
+        '10:fy:read-only-storage']); // fy: a fused activation backward's input (a placeholder otherwise)
     // An entry point only binds what it uses.
     expect(reflectCompute(conv2dShader.code).get('grad_bias')!.bindings.map((b) => b.name)).toEqual(['p', 'g', 'db']);
     expect(reflectCompute(conv2dShader.code).get('sum_chunks')!.bindings.map((b) => b.name)).toEqual(['p', 'part', 'total']);
