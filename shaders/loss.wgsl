@@ -105,8 +105,7 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
 // valid rows end on a vec4 too; src/ops/loss.ts picks this entry then): on software adapters an
 // element-wise pass is bound by per-invocation cost and scalar gathers (1.5 → 1.0 ms measured on
 // the seed's MSE on SwiftShader). The 4 terms of a vec4 are added in order, so the sum is as fixed
-// as the scalar pass's, though rounded differently. (Components by index, not .x/.y: wgsl_reflect
-// would read `.y` as a use of the binding y.)
+// as the scalar pass's, though rounded differently.
 @group(0) @binding(9) var<storage, read> y4: array<vec4f>;
 @group(0) @binding(10) var<storage, read> target4: array<vec4f>;
 @group(0) @binding(11) var<storage, read_write> dy4: array<vec4f>;

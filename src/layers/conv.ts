@@ -71,19 +71,23 @@ export const convNodes = {
       const db = f.bias ? b.grad('bias') : undefined;
       b.node('backward', 'backward/params', 'conv.grad_params', { g, bias: !!db }, { x, dy }, db ? { dw, db } : { dw });
     }
-    if (!needDx) return undefined;
-    const dx = b.tensor('grad_in', x.shape);
-    b.node('backward', dxLabel(fuse), 'conv.transposed', { g: swapSides(g), bias: false, ...gradFusion(fuse) },
-      { x: dy, w: b.param('weight'), ...(fuse ? { fy: fuse.y } : {}) }, { y: dx });
-    return dx;
+    return needDx ? dxNode(b, 'conv.transposed', g, x, dy, fuse) : undefined;
   },
 };
 
-// An input-gradient pass that also applies the backward of the activation before the layer, as it
-// stores (reading that activation's output y): one dispatch and one tensor fewer (the CAE's ReLU
-// between its transposed convs, an MLP's activations between linears).
-const dxLabel = (fuse?: FusedGrad) => (fuse ? `backward/dx+${fuse.kind}` : 'backward/dx');
-const gradFusion = (fuse?: FusedGrad) => (fuse ? { actGrad: fuse.kind, gradSlope: fuse.slope } : {});
+/**
+ * The input-gradient node of a conv (pass conv.transposed) or transposed conv (conv.forward) with
+ * geometry g. With `fuse` it also applies the backward of the activation before the layer as it
+ * stores (reading that activation's output y): one dispatch and one tensor fewer (the CAE's ReLU
+ * between its transposed convs, an MLP's activations between linears).
+ */
+function dxNode(b: LayerBuilder, pass: 'conv.forward' | 'conv.transposed', g: ConvGeometry, x: Tensor, dy: Tensor, fuse?: FusedGrad): Tensor {
+  const dx = b.tensor('grad_in', x.shape);
+  b.node('backward', fuse ? `backward/dx+${fuse.kind}` : 'backward/dx', pass,
+    { g: swapSides(g), bias: false, ...(fuse ? { actGrad: fuse.kind, gradSlope: fuse.slope } : {}) },
+    { x: dy, w: b.param('weight'), ...(fuse ? { fy: fuse.y } : {}) }, { y: dx });
+  return dx;
+}
 
 export const conv2d: LayerRecord<ConvFields> = {
   type: 'conv2d', doc: '2-D convolution (cross-correlation), weight [out, in/groups, kh, kw]', fields: CONV_FIELDS,
@@ -135,11 +139,7 @@ export const convtranspose2d: LayerRecord<ConvTFields> = {
       const db = L.fields.bias ? b.grad('bias') : undefined;
       if (db) b.node('backward', 'backward/bias', 'conv.grad_bias', { g, bias: true }, { dy }, { db });
     }
-    if (!needDx) return undefined;
-    const dx: Tensor = b.tensor('grad_in', x.shape);
-    b.node('backward', dxLabel(fuse), 'conv.forward', { g: swapSides(g), bias: false, ...gradFusion(fuse) },
-      { x: dy, w: b.param('weight'), ...(fuse ? { fy: fuse.y } : {}) }, { y: dx });
-    return dx;
+    return needDx ? dxNode(b, 'conv.forward', g, x, dy, fuse) : undefined;
   },
   flops(L, batch) {
     const f = 2 * convMacs(swapSides(geometry(L, batch)));

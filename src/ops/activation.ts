@@ -53,6 +53,14 @@ const slopeOverride = (kind: Activation, o: ActivationOptions): Record<string, n
 export const activationOverrides = (act?: Activation, o: ActivationOptions = {}): Record<string, number> =>
   (act ? { ACT: ACTIVATION_CODES[act], ...slopeOverride(act, o) } : {});
 
+/**
+ * Pipeline overrides that make a kernel apply `act`'s backward to what it stores (ACT_GRAD, read from
+ * the activation's output; with LeakyReLU's slope): a pool's backward, a loss gradient, a conv's
+ * input gradient.
+ */
+export const activationGradOverrides = (act?: Activation, o: ActivationOptions = {}): Record<string, number> =>
+  (act ? { ACT_GRAD: ACTIVATION_CODES[act], ...slopeOverride(act, o) } : {});
+
 /** Counts that are multiples of 4 run the vec4 entries (see activation.wgsl), the rest one element an invocation. */
 const vec4s = (count: number) => count % 4 === 0;
 

@@ -1,6 +1,6 @@
 // The convolution passes with today's direct register-blocked kernels as their only variant
 // (conv_passes.ts adds the GEMM-shaped variants the tuner chooses among).
-import { activationOverrides, type Activation } from './activation.ts';
+import { activationGradOverrides, type Activation } from './activation.ts';
 import type { ActivationKind } from '../layers/activation.ts';
 import { conv2dForward, convGradBias, convGradScratch, convGradWeight } from './conv2d.ts';
 import { convTranspose2dForward } from './conv_transpose2d.ts';
@@ -17,22 +17,19 @@ import type { Pass } from './variant.ts';
 export interface ConvArgs { g: ConvGeometry; act?: ActivationKind; slope?: number; bias: boolean; actGrad?: ActivationKind; gradSlope?: number }
 
 /** Pipeline overrides for the activation backward an input-gradient pass applies as it stores (ACT_GRAD, SLOPE). */
-export function actGradOverrides(kind: ActivationKind | undefined, slope?: number): Record<string, number> {
-  if (!kind) return {};
-  const o = activationOverrides(kind as Activation, { negativeSlope: slope });
-  return { ACT_GRAD: o.ACT!, ...(o.SLOPE !== undefined ? { SLOPE: o.SLOPE } : {}) };
-}
+export const actGradOverrides = (a: ConvArgs): Record<string, number> =>
+  activationGradOverrides(a.actGrad as Activation | undefined, { negativeSlope: a.gradSlope });
 
 const key = (a: ConvArgs) => JSON.stringify(a);
 
 export const convForwardPass: Pass<ConvArgs> = {
   name: 'conv.forward', inputs: ['x', 'w', 'bias', 'fy'], outputs: ['y'], key, flops: (a) => 2 * convMacs(a.g),
-  variants: [{ name: 'direct', build: (d, a, io, label) => [conv2dForward(d, a.g, { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, fy: io.fy }, label, a.act as Activation | undefined, { negativeSlope: a.slope }, actGradOverrides(a.actGrad, a.gradSlope))] }],
+  variants: [{ name: 'direct', build: (d, a, io, label) => [conv2dForward(d, a.g, { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, fy: io.fy }, label, a.act as Activation | undefined, { negativeSlope: a.slope }, actGradOverrides(a))] }],
 };
 
 export const convTransposedPass: Pass<ConvArgs> = {
   name: 'conv.transposed', inputs: ['x', 'w', 'bias', 'fy'], outputs: ['y'], key, flops: (a) => 2 * convMacs(swapSides(a.g)),
-  variants: [{ name: 'direct', build: (d, a, io, label) => [convTranspose2dForward(d, a.g, { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, fy: io.fy }, label, a.act as Activation | undefined, { negativeSlope: a.slope }, actGradOverrides(a.actGrad, a.gradSlope))] }],
+  variants: [{ name: 'direct', build: (d, a, io, label) => [convTranspose2dForward(d, a.g, { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, fy: io.fy }, label, a.act as Activation | undefined, { negativeSlope: a.slope }, actGradOverrides(a))] }],
 };
 
 /** dw (and db when args.bias) of a conv2d with geometry g: x its input, dy its output gradient. */

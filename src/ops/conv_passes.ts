@@ -24,7 +24,7 @@ export { capsOf };
 const key = (a: ConvArgs) => JSON.stringify(a);
 
 /** A pass's fused activation as pipeline overrides: forward (ACT) or, for input gradients, backward (ACT_GRAD). */
-const passOverrides = (a: ConvArgs): Record<string, number> => ({ ...actOverrides(a), ...actGradOverrides(a.actGrad, a.gradSlope) });
+const passOverrides = (a: ConvArgs): Record<string, number> => ({ ...actOverrides(a), ...actGradOverrides(a) });
 
 export const noSubgroups = (caps: DeviceCaps): string | undefined => (caps.features.has('subgroups') ? undefined : 'no subgroups');
 

@@ -8,7 +8,7 @@ import type { Binding } from '../gpu/kernel.ts';
 import lossWgsl from '../../shaders/loss.wgsl?raw';
 import { makeDispatch, placeholder, shader, writeUniform, type Dispatch } from './dispatch.ts';
 import { singlePass } from './variant.ts';
-import { activationOverrides } from './activation.ts';
+import { activationGradOverrides } from './activation.ts';
 
 export const lossShader = shader('loss', lossWgsl);
 
@@ -109,13 +109,10 @@ function uniform(a: LossArgs, s: LossStep) {
 
 function overrides(a: LossArgs): Record<string, number> {
   const acc = a.accuracy === undefined ? 0 : a.accuracy === 'probabilities' ? 1 : 2;
-  const o: Record<string, number> = { KIND: LOSS_CODES[a.kind], TARGET: a.target === 'label' ? 1 : 0, GRAD: a.grad === false ? 0 : 1, ACC: acc };
-  if (a.actGrad) {
-    const act = activationOverrides(a.actGrad.kind, { negativeSlope: a.actGrad.slope });
-    o.ACT_GRAD = act.ACT!;
-    if (act.SLOPE !== undefined) o.SLOPE = act.SLOPE;
-  }
-  return o;
+  return {
+    KIND: LOSS_CODES[a.kind], TARGET: a.target === 'label' ? 1 : 0, GRAD: a.grad === false ? 0 : 1, ACC: acc,
+    ...activationGradOverrides(a.actGrad?.kind, { negativeSlope: a.actGrad?.slope }),
+  };
 }
 
 // Bound where an output is not written (no dy, no count). The shared placeholder cannot be: a

@@ -6,7 +6,7 @@ import poolWgsl from '../../shaders/maxpool2d.wgsl?raw';
 import poolK2Wgsl from '../../shaders/maxpool2d_k2.wgsl?raw';
 import { makeDispatch, shader, type Dispatch } from './dispatch.ts';
 import { singlePass } from './variant.ts';
-import { activationOverrides } from './activation.ts';
+import { activationGradOverrides } from './activation.ts';
 
 export const maxpool2dShader = shader('maxpool2d', `${poolCommonWgsl}\n${poolWgsl}`);
 export const maxpool2dK2Shader = shader('maxpool2d_k2', `${poolCommonWgsl}\n${poolK2Wgsl}`);
@@ -55,10 +55,7 @@ export const maxpoolBackwardPass = singlePass<PoolGeometry>('maxpool2d.backward'
 /** The activation whose backward a pool's backward applies as it stores (its output is the pool's input). */
 export interface PoolActArgs { g: PoolGeometry; kind: 'relu' | 'selu' | 'sigmoid' | 'tanh' | 'leakyrelu'; slope: number }
 
-function gradOverrides(a: PoolActArgs): Record<string, number> {
-  const o = activationOverrides(a.kind, { negativeSlope: a.slope });
-  return { ACT_GRAD: o.ACT!, ...(o.SLOPE !== undefined ? { SLOPE: o.SLOPE } : {}) };
-}
+const gradOverrides = (a: PoolActArgs) => activationGradOverrides(a.kind, { negativeSlope: a.slope });
 
 /** io: dy, argmax, fy (the activation's output) → dx, the gradient at the activation's input. */
 export const maxpoolBackwardActPass = singlePass<PoolActArgs>('maxpool2d.backward_act', ['dy', 'argmax', 'fy'], ['dx'],
