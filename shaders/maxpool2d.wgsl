@@ -9,7 +9,7 @@
 @group(0) @binding(4) var<storage, read> arg: array<i32>;          // argmax, read by backward
 @group(0) @binding(5) var<storage, read> g: array<f32>;            // gradient w.r.t. y
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(7) var<storage, read> fy: array<f32>;           // the pool's input, an activation's output
+@group(0) @binding(7) var<storage, read> py: array<f32>;           // the pool's output, read by backward_act
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -42,8 +42,11 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
 }
 
 // dx[n,c,iy,ix] = sum of g over the windows whose argmax is (iy, ix). Gathered per input pixel, so
-// overlapping windows need no atomics and the sum order is fixed.
-fn gathered(i: u32) -> f32 {
+// overlapping windows need no atomics and the sum order is fixed. `.window` is the last such window
+// (its output is the pixel itself, which it chose), `.hit` whether there was one.
+struct Routed { sum: f32, window: u32, hit: bool }
+
+fn gathered(i: u32) -> Routed {
   let ihw = u32(p.in_size.x * p.in_size.y);
   let ix = i32(i % u32(p.in_size.y));
   let iy = i32((i / u32(p.in_size.y)) % u32(p.in_size.x));
@@ -56,28 +59,33 @@ fn gathered(i: u32) -> f32 {
   let oy1 = min(p.out_size.x - 1, ty / p.stride.x);
   let ox0 = max(0, (tx - p.kernel.y + p.stride.y) / p.stride.y);
   let ox1 = min(p.out_size.y - 1, tx / p.stride.y);
-  var acc = 0.0;
+  var r = Routed(0.0, 0u, false);
   for (var oy = oy0; oy <= oy1; oy++) {
     for (var ox = ox0; ox <= ox1; ox++) {
       let o = obase + u32(oy * p.out_size.y + ox);
-      if (arg[o] == at) { acc += g[o]; }
+      if (arg[o] == at) { r.sum += g[o]; r.window = o; r.hit = true; }
     }
   }
-  return acc;
+  return r;
 }
 
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
   if (i >= p.planes * u32(p.in_size.x * p.in_size.y)) { return; }
-  dx[i] = gathered(i);
+  dx[i] = gathered(i).sum;
 }
 
-// The same, continued through the activation before the pool (ACT_GRAD, from its output fy): the
-// common conv → activation → pool pattern then needs no separate activation-backward pass.
+// The same, continued through the activation before the pool (ACT_GRAD): the common conv →
+// activation → pool pattern then needs no separate activation-backward pass. The activation's
+// output is needed only where the gradient is routed, at an argmax, and there it equals the pool's
+// output; so the pool's output is read (a quarter of the activation's for a 2×2 pool), and the
+// activation's output need not outlive the pool's forward pass (or exist at all, when the
+// convolution before it pools as it stores). Pixels no window chose get exactly 0.
 @compute @workgroup_size(WG)
 fn backward_act(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
   if (i >= p.planes * u32(p.in_size.x * p.in_size.y)) { return; }
-  dx[i] = activation_grad(ACT_GRAD, gathered(i), fy[i]);
+  let r = gathered(i);
+  dx[i] = select(0.0, activation_grad(ACT_GRAD, r.sum, py[r.window]), r.hit);
 }

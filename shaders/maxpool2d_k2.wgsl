@@ -13,7 +13,7 @@
 @group(0) @binding(4) var<storage, read> arg4: array<vec4i>;
 @group(0) @binding(5) var<storage, read> g4: array<vec4f>;            // gradient w.r.t. y
 @group(0) @binding(6) var<storage, read_write> dx4: array<vec4f>;
-@group(0) @binding(7) var<storage, read> fy4: array<vec4f>;           // the pool's input, an activation's output
+@group(0) @binding(7) var<storage, read> py4: array<vec4f>;           // the pool's output, read by backward_act
 
 struct Block { plane: u32, oy: u32, q: u32, in0: u32, out: u32, at0: i32 }
 
@@ -97,24 +97,24 @@ fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   dx4[k.in0 + row + 1u] = r1[1];
 }
 
-fn act4(v: vec4f, y: vec4f) -> vec4f {
-  return vec4f(activation_grad(ACT_GRAD, v.x, y.x), activation_grad(ACT_GRAD, v.y, y.y),
-    activation_grad(ACT_GRAD, v.z, y.z), activation_grad(ACT_GRAD, v.w, y.w));
-}
-
-// The same, continued through the activation before the pool (ACT_GRAD, from its output fy).
+// The same, continued through the activation before the pool (ACT_GRAD). The activation's output
+// matters only at the argmax, where it equals the pool's output, so the gradient goes through the
+// activation's backward at the pool's resolution first and is then routed (see maxpool2d.wgsl).
 @compute @workgroup_size(WG)
 fn backward_act(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
   if (i >= outputs4()) { return; }
   let k = block_of(i);
   let row = u32(p.in_size.y) / 4u;
-  let dy = g4[k.out];
+  let v = py4[k.out];
+  let d = g4[k.out];
+  let dy = vec4f(activation_grad(ACT_GRAD, d.x, v.x), activation_grad(ACT_GRAD, d.y, v.y),
+    activation_grad(ACT_GRAD, d.z, v.z), activation_grad(ACT_GRAD, d.w, v.w));
   let a = arg4[k.out];
   let r0 = routed(k, dy, a, 0);
   let r1 = routed(k, dy, a, 1);
-  dx4[k.in0] = act4(r0[0], fy4[k.in0]);
-  dx4[k.in0 + 1u] = act4(r0[1], fy4[k.in0 + 1u]);
-  dx4[k.in0 + row] = act4(r1[0], fy4[k.in0 + row]);
-  dx4[k.in0 + row + 1u] = act4(r1[1], fy4[k.in0 + row + 1u]);
+  dx4[k.in0] = r0[0];
+  dx4[k.in0 + 1u] = r0[1];
+  dx4[k.in0 + row] = r1[0];
+  dx4[k.in0 + row + 1u] = r1[1];
 }

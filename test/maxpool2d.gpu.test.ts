@@ -92,7 +92,7 @@ describe('maxpool2d on the GPU matches the float64 reference', () => {
         const ba = upload(g, a.data, 'a'), by = empty(g, ref.y.data.length, 'y'), barg = empty(g, ref.y.data.length, 'argmax');
         const bdy = upload(g, dy.data, 'dy'), bdx = empty(g, a.data.length, 'dx');
         const fused = maxpoolBackwardActPass.variants[0]!.build(g.device, { g: geo, kind: kind as 'relu', slope: 0.2 },
-          { dy: bdy, argmax: barg, fy: ba, dx: bdx }, 'pool+act');
+          { dy: bdy, argmax: barg, y: by, dx: bdx }, 'pool+act');
         await run(g, [maxpool2dForward(g.device, geo, { x: ba, y: by, argmax: barg }), ...fused]);
         expectClose(await readback(g, bdx, want.length), want, `dx through ${kind}`);
       });

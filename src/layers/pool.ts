@@ -50,7 +50,7 @@ export const maxpool2d: LayerRecord<PoolFields> = {
     const dx = b.tensor('grad_in', g.inShape);
     if (fuse && fuse.kind !== 'gelu') {
       b.node('backward', `backward+${fuse.kind}`, 'maxpool2d.backward_act', { g, kind: fuse.kind, slope: fuse.slope },
-        { dy, argmax: saved.argmax!, fy: fuse.y }, { dx });
+        { dy, argmax: saved.argmax!, y: saved.y }, { dx });
     } else b.node('backward', 'backward', 'maxpool2d.backward', g, { dy, argmax: saved.argmax! }, { dx });
     return dx;
   },

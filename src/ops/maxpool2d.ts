@@ -57,10 +57,14 @@ export interface PoolActArgs { g: PoolGeometry; kind: 'relu' | 'selu' | 'sigmoid
 
 const gradOverrides = (a: PoolActArgs) => activationGradOverrides(a.kind, { negativeSlope: a.slope });
 
-/** io: dy, argmax, fy (the activation's output) → dx, the gradient at the activation's input. */
-export const maxpoolBackwardActPass = singlePass<PoolActArgs>('maxpool2d.backward_act', ['dy', 'argmax', 'fy'], ['dx'],
+/**
+ * io: dy, argmax, y (the pool's own output) → dx, the gradient at the activation's input. At an
+ * argmax the activation's output is the pool's output, and elsewhere the gradient is 0, so the
+ * activation's full-resolution output is not read (see maxpool2d.wgsl).
+ */
+export const maxpoolBackwardActPass = singlePass<PoolActArgs>('maxpool2d.backward_act', ['dy', 'argmax', 'y'], ['dx'],
   (d, a, io, label) => [isK2(a.g)
     ? makeDispatch(d, maxpool2dK2Shader, 'backward_act', label, k2Invocations(a.g), uniform(a.g),
-      { g4: io.dy!, arg4: io.argmax!, fy4: io.fy!, dx4: io.dx! }, gradOverrides(a))
+      { g4: io.dy!, arg4: io.argmax!, py4: io.y!, dx4: io.dx! }, gradOverrides(a))
     : makeDispatch(d, maxpool2dShader, 'backward_act', label, a.g.planes * a.g.inShape[2] * a.g.inShape[3], uniform(a.g),
-      { g: io.dy!, arg: io.argmax!, fy: io.fy!, dx: io.dx! }, gradOverrides(a))]);
+      { g: io.dy!, arg: io.argmax!, py: io.y!, dx: io.dx! }, gradOverrides(a))]);
