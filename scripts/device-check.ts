@@ -34,7 +34,7 @@ import { openNodeDevice } from '../src/gpu/node.ts';
 import type { Gpu } from '../src/gpu/device.ts';
 import { record } from '../src/ops/dispatch.ts';
 import { capsOf, CONV_PASSES, type ConvArgs } from '../src/ops/conv_passes.ts';
-import type { Pass } from '../src/ops/variant.ts';
+import type { Pass, Variant } from '../src/ops/variant.ts';
 import { passOf, type PassName } from '../src/ops/passes.ts';
 import { gemm, gemmPass } from '../src/ops/gemm.ts';
 import { parseSafetensors } from '../src/io/safetensors.ts';
@@ -50,7 +50,7 @@ import { VERSION } from '../src/version.ts';
 import { gemm as gemmRef } from '../test/reference/gemm.ts';
 import { mulberry32, rand } from '../test/reference/tensor.ts';
 import {
-  ACTS, compare, CONV, CONVT, forwardChecks, GEMM_SHAPES, pick, roleChecks, runCheck, seedCases, sweepVariant, type GpuIo, type Sweep,
+  ACTS, compare, CONV, CONVT, forwardChecks, GEMM_SHAPES, pick, POOL_CASES, roleChecks, runCheck, runPoolCheck, seedCases, sweepVariant, type GpuIo, type Sweep,
 } from '../test/variant_sweep.ts';
 
 const argv = process.argv;
@@ -208,16 +208,17 @@ await section('variants', async () => {
     const fused = pass.name === 'conv.forward' || pass.name === 'conv.transposed' ? forwardChecks(pass.name, [...conv.slice(2), ...conv.slice(0, 2)], [...convT.slice(2), ...convT.slice(0, 2)]) : [];
     for (const [i, v] of pass.variants.entries()) {
       const s = performance.now();
-      const r = await sweepVariant(g, io, pass, v, checks);
+      const r = v.only ? { ran: 0, bad: [], worst: 0, unsupported: [] } : await sweepVariant(g, io, pass, v, checks);
       const row: Record<string, unknown> = { pass: pass.name, variant: v.name, prefers: v.prefers ?? null, ran: r.ran, of: checks.length,
         worst_vs_tolerance: +r.worst.toPrecision(3), failed_count: r.bad.length, failed: r.bad.slice(0, 10), unsupported: r.unsupported.map((u) => ({ case: u.what, reason: u.why })) };
-      if (fused.length > 0) {
+      if (fused.length > 0 && !v.only) {
         row.fused_activation = await fusedCheck(pass, i, fused, false);
         row.fused_activation_backward = await fusedCheck(pass, i, fused, true);
       }
+      if (pass.name === 'conv.forward') row.fused_pool = await poolCheck(v, i);
       row.ms = Math.round(performance.now() - s);
       check(r.bad.length === 0, `variants: ${pass.name} ${v.name}: ${r.bad[0]}`);
-      if (r.ran === 0) (report.warnings as string[]).push(`${pass.name} ${v.name} ran on no shape of the sweep here (${r.unsupported[0]?.why})`);
+      if (r.ran === 0 && !v.only) (report.warnings as string[]).push(`${pass.name} ${v.name} ran on no shape of the sweep here (${r.unsupported[0]?.why})`);
       ran += r.ran;
       unsupported += r.unsupported.length;
       results.push(row);
@@ -254,7 +255,7 @@ await section('variants', async () => {
     results.push(row);
   }
   const bad = results.filter((r) => (r.failed as string[]).length > 0 || (r.fused_activation as { ok?: boolean } | undefined)?.ok === false ||
-    (r.fused_activation_backward as { ok?: boolean } | undefined)?.ok === false);
+    (r.fused_activation_backward as { ok?: boolean } | undefined)?.ok === false || (r.fused_pool as { ok?: boolean } | undefined)?.ok === false);
   (report.variants as Record<string, unknown>).summary = { variants: results.length, checks_ran: ran, failed_variants: bad.length, unsupported_cases: unsupported };
   say(`variants: ${results.length} variants, ${ran} checks ran, ${bad.length} variants failed${bad.length ? ` (${bad.map((r) => `${r.pass} ${r.variant}`).join(', ')})` : ''}, ` +
     `${unsupported} unsupported cases (listed with reasons in the JSON)`);
@@ -274,6 +275,23 @@ async function fusedCheck(pass: Pass<ConvArgs>, i: number, checks: ReturnType<ty
   try { r = await (backward ? runCheck(g, io, pass, v, c, undefined, act) : runCheck(g, io, pass, v, c, act)); } catch (e) { r = { bad: [message(e)], worst: Infinity }; }
   check(r.bad.length === 0, `variants: ${pass.name} ${v.name} + ${act}${backward ? ' backward' : ''}: ${r.bad[0]}`);
   return { act, case: c.what, ok: r.bad.length === 0, worst_vs_tolerance: +r.worst.toPrecision(3), failed: r.bad };
+}
+
+/** conv.forward variant `i` with a 2×2 max pool fused after its activation (rotating), on every pool case it supports. */
+async function poolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string, unknown>> {
+  const act = ACTS[i % ACTS.length]!;
+  const out = { act, ran: 0, ok: true, worst_vs_tolerance: 0, failed: [] as string[], unsupported: [] as { case: string; reason: string }[] };
+  for (const c of POOL_CASES) {
+    let r: { bad: string[]; worst: number; skipped?: string };
+    try { r = await runPoolCheck(g, io, v, c, act); } catch (e) { r = { bad: [`${c.name}: ${message(e)}`], worst: Infinity }; }
+    if (r.skipped) { out.unsupported.push({ case: c.name, reason: r.skipped }); continue; }
+    out.ran++;
+    out.failed.push(...r.bad);
+    out.worst_vs_tolerance = Math.max(out.worst_vs_tolerance, +r.worst.toPrecision(3));
+  }
+  out.ok = out.failed.length === 0 && out.ran > 0;
+  check(out.ok, `variants: conv.forward ${v.name} + ${act} + pool: ${out.failed[0] ?? 'ran on no pool case'}`);
+  return out;
 }
 
 // ---- 3. the training step against PyTorch -----------------------------------------------------

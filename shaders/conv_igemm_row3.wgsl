@@ -130,3 +130,107 @@ fn row3_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
   }
   for (var k = 0u; k < 16u; k++) { store_row4(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
 }
+
+// With a 2×2 max pool (stride 2, no padding) after the activation, pooled as the tile is stored:
+// the full-resolution activation is never written (for the seed's first conv that is 4× the bytes
+// the pool keeps, and writing it was what bound the pass). The pooled output goes to y4, and each
+// window's argmax (iy·W + ix within the conv's output plane, as maxpool2d.wgsl records it) to
+// argmax4. The maximum and argmax are pool2x2.wgsl's, on the same activated values the unpooled
+// kernel would store, so the result equals row3_r16 then maxpool2d_k2 bit for bit.
+@group(0) @binding(9) var<storage, read_write> argmax4: array<vec4i>;
+
+// A pooling lane owns output rows a, a + 1 (a even) and columns b0 .. b0 + 7 (b0 a multiple of 8):
+// lanes = batch × grid rows / 2 × grid columns / 8 (the host checks both divide).
+fn pool_lane_of(raw: u32) -> Lane {
+  let lane = min(raw, p.lanes - 1u);
+  let col_blocks = u32(p.grid.y) / 8u;
+  let rows = u32(p.grid.x) / 2u;
+  let a = (lane / col_blocks) % rows;
+  return Lane(lane / (col_blocks * rows), i32(2u * a), i32((lane % col_blocks) * 8u), raw < p.lanes);
+}
+
+fn act4(v: vec4f) -> vec4f { return vec4f(activate(v.x), activate(v.y), activate(v.z), activate(v.w)); }
+
+// Pools 4 channels (c0.. of group g) of the lane's 2 rows × 8 columns: top0/top1 are row a's
+// columns 0–3 / 4–7 (matrix column: output column, row: channel), bot0/bot1 row a + 1's. Per channel
+// that is 4 windows side by side: one vec4 of pooled outputs and one of argmaxes.
+fn store_pool4(l: Lane, g: u32, c0: u32, top0: mat4x4f, top1: mat4x4f, bot0: mat4x4f, bot1: mat4x4f) {
+  if (!l.live) { return; }
+  let w = p.out_size.y;
+  let pooled = u32(p.out_size.x * w) / 4u;
+  let at = ((l.n * p.c_y + g * p.og + c0) * pooled + u32(l.a / 2 * (w / 2) + l.b0 / 2)) / 4u;
+  let at0 = l.a * w + l.b0; // the first window's top-left pixel within the plane
+  let bv = bias4(g, c0);
+  let t0 = transpose(top0);
+  let t1 = transpose(top1);
+  let u0 = transpose(bot0);
+  let u1 = transpose(bot1);
+  for (var j = 0u; j < 4u; j++) {
+    if (c0 + j < p.og) {
+      let b = vec4f(bv[j]);
+      let ra = act4(t0[j] + b);
+      let rb = act4(t1[j] + b);
+      let sa = act4(u0[j] + b);
+      let sb = act4(u1[j] + b);
+      let o0 = window(ra.xy, sa.xy, at0, w);
+      let o1 = window(ra.zw, sa.zw, at0 + 2, w);
+      let o2 = window(rb.xy, sb.xy, at0 + 4, w);
+      let o3 = window(rb.zw, sb.zw, at0 + 6, w);
+      let k = at + j * (pooled / 4u);
+      y4[k] = vec4f(o0.v, o1.v, o2.v, o3.v);
+      argmax4[k] = vec4i(o0.at, o1.at, o2.at, o3.at);
+    }
+  }
+}
+
+// row3_r16 for two output rows of 8 columns instead of one of 16, pooled as it stores (above).
+// acc[4·q + c]: q = 0, 1 row a's columns 0–3, 4–7; q = 2, 3 row a + 1's; channels 4c... The same
+// products in the same order per output as row3_r16, so the activations pooled are the ones it stores.
+@compute @workgroup_size(64)
+fn row3_r16_pool(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sl: u32) {
+  let wg = workgroup_index(wid, nwg);
+  let nblk = (p.c_y / p.og) * p.blocks;
+  let gc = block_of(wg % nblk, 16u);
+  let l = pool_lane_of((wg / nblk) * 64u + li);
+  let q = sl & 3u;
+  let ihw = u32(p.in_size.x * p.in_size.y);
+  let xg = (l.n * p.c_x + gc.x * p.cgx) * ihw;
+  let cv = p.cop / 4u;
+  let wo = vec3u(3u * q, 3u * q + 1u, 3u * q + 2u);
+  let wq = (wo / 4u) * cv + wo % 4u;
+  var acc: array<mat4x4f, 16>;
+  for (var t = 0; t < p.taps.x; t++) {
+    let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
+    let iz = iy + p.istep.x; // the same tap of row a + 1
+    let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
+    let row2 = xg + u32(clamp(iz, 0, p.in_size.x - 1) * p.in_size.y);
+    let ok = iy >= 0 && iy < p.in_size.x;
+    let ok2 = iz >= 0 && iz < p.in_size.x;
+    for (var ci = 0u; ci < p.cgx; ci++) {
+      let r = row + ci * ihw;
+      let r2 = row2 + ci * ihw;
+      let va = at4(r, ok, l.b0);
+      let vb = at4(r, ok, l.b0 + 4);
+      let vc = at4(r2, ok2, l.b0);
+      let vd = at4(r2, ok2, l.b0 + 4);
+      let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
+      let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
+      let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
+      let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
+      let wb = wt_at(gc.x, ci, t, gc.y);
+      let o0 = wt[wb + wq.x];
+      let o1 = wt[wb + wq.y];
+      let o2 = wt[wb + wq.z];
+      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+      let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
+      acc[4] += w0 * x1; acc[5] += w1 * x1; acc[6] += w2 * x1; acc[7] += w3 * x1;
+      acc[8] += w0 * x2; acc[9] += w1 * x2; acc[10] += w2 * x2; acc[11] += w3 * x2;
+      acc[12] += w0 * x3; acc[13] += w1 * x3; acc[14] += w2 * x3; acc[15] += w3 * x3;
+    }
+  }
+  for (var c = 0u; c < 4u; c++) { store_pool4(l, gc.x, gc.y + 4u * c, acc[c], acc[4u + c], acc[8u + c], acc[12u + c]); }
+}

@@ -4,7 +4,7 @@
 // load with a runtime index is an emulated gather, so this cuts the gathers per output 4-fold.
 // Same results as maxpool2d.wgsl, bit for bit (max and select do not round). Requires an even input
 // height and a width that is a multiple of 8 (src/ops/maxpool2d.ts checks). `Pool`, the uniform, is in
-// maxpool2d_common.wgsl.
+// maxpool2d_common.wgsl; one window's max and argmax, `window`, in pool2x2.wgsl.
 
 @group(0) @binding(0) var<uniform> p: Pool;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
@@ -31,26 +31,6 @@ fn block_of(i: u32) -> Block {
 }
 
 fn outputs4() -> u32 { return p.planes * u32(p.out_size.x) * (u32(p.out_size.y) / 4u); }
-
-// The first maximum in row-major order wins; a NaN wins and stays (as maxpool2d.wgsl, and PyTorch).
-// `|` and `&`, not `||` and `&&`: WGSL's short-circuit operators are control flow, which software
-// adapters run as masked branches; the selects below are branch-free for the same reason.
-fn better(v: f32, best: f32) -> bool { return (v > best) | (is_nan(v) & !is_nan(best)); }
-
-struct Best { v: f32, at: i32 }
-
-fn window(a: vec2f, b: vec2f, at: i32, w: i32) -> Best {
-  var v = a.x;
-  var i = at;
-  let c1 = better(a.y, v);
-  v = select(v, a.y, c1);
-  i = select(i, at + 1, c1);
-  let c2 = better(b.x, v);
-  v = select(v, b.x, c2);
-  i = select(i, at + w, c2);
-  let c3 = better(b.y, v);
-  return Best(select(v, b.y, c3), select(i, at + w + 1, c3));
-}
 
 @compute @workgroup_size(WG)
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

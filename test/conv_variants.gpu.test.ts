@@ -5,9 +5,10 @@
 // conv's input gradient, conv.transposed the reverse, conv.grad_params both weight gradients.
 // A variant that cannot run a shape here says why; those are printed, and counted, never dropped.
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONV, CONVT, ACTS, forwardChecks, prepareConv, roleChecks, runCheck, sweepVariant, type GpuIo, type Sweep } from './variant_sweep.ts';
+import { CONV, CONVT, ACTS, POOL_CASES, forwardChecks, prepareConv, roleChecks, runCheck, runPoolCheck, sweepVariant, type GpuIo, type Sweep } from './variant_sweep.ts';
 import { capsOf, CONV_PASSES, convForwardPass, convGradParamsPass, convTransposedPass, type ConvArgs } from '../src/ops/conv_passes.ts';
 import { empty, gpu, readback, run, scoped, upload } from './gpu.ts';
+import { pool2dGeometry } from '../src/geometry/pool.ts';
 
 // The cases, references, roles and comparison live in variant_sweep.ts, shared with the device
 // check (scripts/device-check.ts). The forward kernels see batches 1, 2, 4 and 8; batch 32
@@ -23,7 +24,7 @@ afterAll(() => {
 
 for (const pass of CONV_PASSES) {
   describe(`${pass.name}: every variant matches the float64 reference`, () => {
-    for (const v of pass.variants) {
+    for (const v of pass.variants.filter((x) => !x.only)) {
       it(v.name, async () => {
         const g = await gpu();
         const r = await sweepVariant(g, io, pass, v, roleChecks(pass.name, SWEEP));
@@ -40,6 +41,7 @@ describe('the activation fused into a forward kernel is applied to every output'
     // The first shape a variant supports, from the wide multi-block ones on.
     const checks = forwardChecks(pass.name, [...CONV.slice(20), ...CONV], [...CONVT.slice(20), ...CONVT]);
     pass.variants.forEach((v, i) => {
+      if (v.only) return; // covered with its fusion below
       // Each variant with one activation (rotating), so every activation meets every kernel family.
       const act = ACTS[i % ACTS.length]!;
       it(`${pass.name} ${v.name} + ${act}`, async () => {
@@ -61,6 +63,7 @@ describe("an activation's backward fused into an input-gradient store is applied
   for (const pass of [convForwardPass, convTransposedPass]) {
     const checks = forwardChecks(pass.name, [...CONV.slice(20), ...CONV], [...CONVT.slice(20), ...CONVT]);
     pass.variants.forEach((v, i) => {
+      if (v.only) return;
       const act = ACTS[(i + 1) % ACTS.length]!;
       it(`${pass.name} ${v.name} + ${act} backward`, async () => {
         const g = await gpu();
@@ -75,6 +78,45 @@ describe("an activation's backward fused into an input-gradient store is applied
       });
     });
   }
+});
+
+describe('a 2×2 max pool fused after the activation: pooled output and argmax', () => {
+  convForwardPass.variants.forEach((v, i) => {
+    const act = ACTS[i % ACTS.length]!;
+    it(`conv.forward ${v.name} + ${act} + pool`, async () => {
+      const g = await gpu();
+      let ran = 0;
+      for (const c of POOL_CASES) {
+        const r = await runPoolCheck(g, io, v, c, act);
+        if (r.skipped) { unsupportedSeen.push(`conv.forward ${v.name} + pool, ${c.name}: ${r.skipped}`); continue; }
+        ran++;
+        expect(r.bad).toEqual([]);
+      }
+      // Every variant pools (in registers, or with maxpool2d's kernel after it) where it convolves.
+      const convolves = POOL_CASES.filter((c) => !v.unsupported?.(capsOf(g.device), { g: prepareConv(c).g, bias: true })).length;
+      expect(ran).toBeGreaterThanOrEqual(v.name === 'row3-r16-pool' ? 3 : convolves);
+    });
+  });
+
+  it('row3-r16-pool equals row3-r16 then the 2×2 pool kernel, bit for bit', async () => {
+    const g = await gpu();
+    const fused = convForwardPass.variants.find((v) => v.name === 'row3-r16-pool')!;
+    const apart = convForwardPass.variants.find((v) => v.name === 'row3-r16')!;
+    const c = prepareConv(POOL_CASES[0]!);
+    const args: ConvArgs = { g: c.g, act: 'selu', bias: true, pool: pool2dGeometry(c.y.shape, { kernel: 2, stride: 2 }) };
+    const n = args.pool!.outShape.reduce((a, b) => a * b, 1);
+    const outs: Uint32Array[][] = [];
+    await scoped(g, async () => {
+      for (const v of [fused, apart]) {
+        const bufs = { x: upload(g, c.x.data, 'x'), w: upload(g, c.w.data, 'w'), bias: upload(g, c.b.data, 'bias'), y: empty(g, n, 'y'),
+          argmax: empty(g, n, 'argmax'), scratch: empty(g, v.scratch!(args), 'scratch'), ...(v.stage ? { stage: empty(g, v.stage(args), 'stage') } : {}) };
+        await run(g, v.build(g.device, args, bufs, v.name));
+        outs.push([new Uint32Array((await readback(g, bufs.y, n)).buffer), new Uint32Array((await readback(g, bufs.argmax, n)).buffer)]);
+      }
+    });
+    expect(outs[0]![0]).toEqual(outs[1]![0]);
+    expect(outs[0]![1]).toEqual(outs[1]![1]);
+  });
 });
 
 describe('weight gradients are bit-reproducible (fixed-order sums, no atomics)', () => {

@@ -118,10 +118,14 @@ describe('the step plan', () => {
     expect(tg.graph.nodes.map((n) => n.label)).not.toContain('conv1.0/backward/dx');
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv2.0/backward/dx');
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.0/backward/params');
-    // conv → SELU → max-pool: SELU's forward is fused into the conv, its backward into the pool's.
+    // conv → SELU → max-pool: SELU's forward and the pool's are fused into the conv (the
+    // full-resolution activation is no tensor at all), SELU's backward into the pool's.
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.2/backward+selu');
-    expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.0/forward+selu');
+    expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.0/forward+selu+maxpool');
     expect(tg.graph.nodes.filter((n) => n.layer === 'conv1.1')).toEqual([]);
+    expect(tg.graph.nodes.filter((n) => n.layer === 'conv1.2' && n.phase === 'forward')).toEqual([]);
+    expect(tg.graph.tensors.filter((t) => t.name.startsWith('conv1.0/') || t.name.startsWith('conv1.1/')).map((t) => t.shape))
+      .toEqual([[32, 16, 16, 16], [32, 16, 16, 16]]); // the pooled output and its argmax
     // The output Sigmoid's backward is fused into the loss's gradient.
     expect(tg.graph.nodes.map((n) => n.label)).toContain('loss+sigmoid');
     expect(tg.graph.nodes.filter((n) => n.layer === 'transconv2.1')).toEqual([]);

@@ -6,7 +6,9 @@
 import { conv2d, conv2dBackward } from './reference/conv2d.ts';
 import { convTranspose2d, convTranspose2dBackward } from './reference/conv_transpose2d.ts';
 import * as actRef from './reference/activations.ts';
+import { maxpool2d } from './reference/maxpool2d.ts';
 import { mulberry32, rand, type Tensor } from './reference/tensor.ts';
+import { pool2dGeometry } from '../src/geometry/pool.ts';
 import { conv2dGeometry, convTranspose2dGeometry, swapSides, type ConvGeometry } from '../src/geometry/conv.ts';
 import { capsOf, type ConvArgs } from '../src/ops/conv_passes.ts';
 import type { Pass, Variant } from '../src/ops/variant.ts';
@@ -259,6 +261,8 @@ export async function runCheck(g: Gpu, io: GpuIo, pass: Pass<ConvArgs>, v: Varia
       for (const [k, t] of Object.entries(c.outputs)) bufs[k] = keep(io.empty(g, t.data.length, k));
       const scratch = v.scratch?.(args) ?? 0;
       if (scratch > 0) bufs.scratch = keep(io.empty(g, scratch, 'scratch'));
+      const stage = v.stage?.(args) ?? 0;
+      if (stage > 0) bufs.stage = keep(io.empty(g, stage, 'stage'));
       await io.run(g, v.build(g.device, args, bufs, `${pass.name}/${v.name}`));
       const out: CheckResult = { bad: [], worst: 0 };
       for (const [k, t] of Object.entries(c.outputs)) {
@@ -289,4 +293,66 @@ export async function sweepVariant(g: Gpu, io: GpuIo, pass: Pass<ConvArgs>, v: V
     out.worst = Math.max(out.worst, r.worst);
   }
   return out;
+}
+
+/**
+ * Conv cases for a 2×2 max pool fused after the activation (conv.forward with args.pool): the seed's
+ * two convolutions, several channel blocks with a partial last one, and sizes the in-register pool
+ * (row3-r16-pool) declines — an odd height, a width not a multiple of 8 — which the others pool
+ * with maxpool2d's kernel (the odd row and column left over, as PyTorch's floor mode drops them),
+ * and a 2×2 stride-2 conv for the space-to-depth kernels.
+ */
+export const POOL_CASES: ConvCase[] = [
+  { name: 'seed conv1.0, batch 2 (pooled)', x: [2, 3, 32, 32], cOut: 16, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'seed conv2.0, batch 8', x: [8, 16, 16, 16], cOut: 32, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'k3 s1 p1, 6×16, 20 → 36 channels', x: [2, 20, 6, 16], cOut: 36, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'k3 s1 p1, width 12, 40 → 36 channels', x: [2, 40, 5, 12], cOut: 36, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'k3 s3 p0 (rows left over)', x: [1, 2, 10, 11], cOut: 2, k: [3, 3], s: [3, 3], p: [0, 0] },
+  { name: 'k2 s2, 8×16, 6 → 20 channels (pooled)', x: [2, 6, 8, 16], cOut: 20, k: [2, 2], s: [2, 2], p: [0, 0] },
+];
+
+/**
+ * Runs conv.forward variant `v` with activation `act` and a fused 2×2 max pool on case `c`: the
+ * pooled output within 1e-4 + 1e-4·|ref| of pool(act(conv)) in float64, and each argmax the
+ * reference's, or (a near tie that float32 rounding may order either way) a pixel whose reference
+ * value is within the same tolerance of the maximum.
+ */
+export async function runPoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c: ConvCase, act: ConvArgs['act']): Promise<CheckResult> {
+  const r = prepareConv(c);
+  const a = { shape: r.y.shape, data: act ? ACT_REF[act]!(r.y.data) : r.y.data };
+  const o = { kernel: [2, 2] as P, stride: [2, 2] as P, padding: [0, 0] as P };
+  const ref = maxpool2d(a, o);
+  const args: ConvArgs = { g: r.g, act, bias: true, pool: pool2dGeometry(r.y.shape, o) };
+  const why = v.unsupported?.(capsOf(g.device), args);
+  if (why) return { bad: [], worst: 0, skipped: why };
+  const n = ref.y.data.length;
+  const made: GPUBuffer[] = [];
+  const keep = (b: GPUBuffer) => (made.push(b), b);
+  try {
+    return await io.scoped(g, async () => {
+      const bufs: Record<string, GPUBuffer> = { x: keep(io.upload(g, r.x.data, 'x')), w: keep(io.upload(g, r.w.data, 'w')),
+        bias: keep(io.upload(g, r.b.data, 'bias')), y: keep(io.empty(g, n, 'y')), argmax: keep(io.empty(g, n, 'argmax')) };
+      const scratch = v.scratch?.(args) ?? 0;
+      if (scratch > 0) bufs.scratch = keep(io.empty(g, scratch, 'scratch'));
+      const stage = v.stage?.(args) ?? 0;
+      if (stage > 0) bufs.stage = keep(io.empty(g, stage, 'stage'));
+      await io.run(g, v.build(g.device, args, bufs, `conv.forward+pool/${v.name}`));
+      const out = compare(await io.readback(g, bufs.y!, n), ref.y.data, `${c.name} + ${act ?? 'no activation'} + pool: y`);
+      const got = new Int32Array((await io.readback(g, bufs.argmax!, n)).buffer);
+      const [H, W] = [r.y.shape[2]!, r.y.shape[3]!];
+      const plane = ref.y.shape[2]! * ref.y.shape[3]!;
+      for (let i = 0; i < n; i++) {
+        if (got[i] === ref.argmax[i]) continue;
+        const base = Math.floor(i / plane) * H * W, best = ref.y.data[i]!;
+        const at = got[i]!, there = at >= 0 && at < H * W ? a.data[base + at]! : Number.NaN;
+        if (!(Math.abs(there - best) <= 1e-4 + 1e-4 * Math.abs(best)) && out.bad.length < 3) {
+          out.bad.push(`${c.name}: argmax[${i}] got ${at} (value ${there}) want ${ref.argmax[i]} (value ${best})`);
+          out.worst = Infinity;
+        }
+      }
+      return out;
+    });
+  } finally {
+    for (const b of made) b.destroy();
+  }
 }

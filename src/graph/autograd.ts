@@ -3,6 +3,7 @@
 // a layer type: each record adds its own nodes. Saved tensors are simply read again by backward
 // nodes, and the planner keeps them alive.
 import { LAYERS, type Layer, type LayerBuilder, type Saved } from '../layers/index.ts';
+import { fusablePool } from '../layers/pool.ts';
 import type { FusableActivation } from '../layers/types.ts';
 import { BACKWARD_FROM, type ActivationKind } from '../layers/activation.ts';
 import type { Model } from '../nn/spec.ts';
@@ -105,24 +106,32 @@ function builder(g: Graph, L: Layer, batch: number, mode: 'train' | 'eval', m: M
   };
 }
 
-/** The forward pass of every layer from `input`; returns what each layer saved for its backward. */
+/**
+ * The forward pass of every layer from `input`; returns what each layer saved for its backward.
+ * Layers a record applies itself are skipped: an activation its convolution applies as it stores,
+ * and a 2×2 max pool after that (conv → activation → pool in one pass). For a pooled block the
+ * activation and the pool get the pooled output and argmax as their saved tensors; the pool's
+ * backward reads only those (and applies the activation's backward), so that is all they need.
+ */
 function forward(g: Graph, model: Model, batch: number, mode: 'train' | 'eval', input: Tensor, m: ModelTensors,
   grads: Map<string, Tensor>, seed = 0): Saved[] {
   const saved: Saved[] = [];
   let x = input;
-  let fused = false; // layer i's activation was already applied by layer i − 1
+  let skip = 0; // layers after the last one built that it already applied
   model.layers.forEach((L, i) => {
-    if (fused) {
-      // Its output is the convolution's; fusable activations' backward passes read only that.
-      saved.push({ x, y: x });
-      fused = false;
+    if (skip > 0) {
+      saved.push({ ...saved[saved.length - 1]!, x });
+      skip--;
       return;
     }
     const rec = LAYERS[L.type]!;
     const next = model.layers[i + 1];
     const fuse: FusableActivation | undefined = rec.fusesActivation && next ? LAYERS[next.type]!.fusable?.(next.fields) : undefined;
-    fused = fuse !== undefined;
-    const s = rec.forward(builder(g, L, batch, mode, m, grads, seed), L, x, fuse);
+    // The pool's backward applies the activation's from the pooled output, so only activations
+    // whose backward reads their output can be pooled away.
+    const poolG = rec.fusesPool && (!fuse || BACKWARD_FROM[fuse.kind] === 'y') ? fusablePool(model.layers[i + (fuse ? 2 : 1)], batch) : undefined;
+    skip = (fuse ? 1 : 0) + (poolG ? 1 : 0);
+    const s = rec.forward(builder(g, L, batch, mode, m, grads, seed), L, x, fuse, poolG && { g: poolG });
     saved.push(s);
     x = s.y;
   });

@@ -5,7 +5,7 @@ import { ShapeError } from '../errors.ts';
 import { conv2dGeometry, convMacs, convTranspose2dGeometry, swapSides, type ConvGeometry } from '../geometry/conv.ts';
 import type { Pair } from '../geometry/util.ts';
 import type { Tensor } from '../graph/graph.ts';
-import type { FusableActivation, FusedGrad, Layer, LayerBuilder, LayerRecord, Shape } from './types.ts';
+import type { FusableActivation, FusedGrad, FusedPool, Layer, LayerBuilder, LayerRecord, Shape } from './types.ts';
 
 export interface ConvFields { out: number; kernel: Pair; stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean }
 export interface ConvTFields extends ConvFields { outputPadding: Pair }
@@ -59,7 +59,15 @@ function io(b: LayerBuilder, f: { bias: boolean }): Record<string, Tensor> {
  * so the two records cannot drift apart.
  */
 export const convNodes = {
-  forward(b: LayerBuilder, f: { bias: boolean }, x: Tensor, fuse: FusableActivation | undefined, g: ConvGeometry, outShape: Shape) {
+  forward(b: LayerBuilder, f: { bias: boolean }, x: Tensor, fuse: FusableActivation | undefined, g: ConvGeometry, outShape: Shape, pool?: FusedPool) {
+    if (pool) {
+      // conv → activation → max pool in one pass: the full-resolution activation is never a tensor.
+      const y = b.tensor('pooled', pool.g.outShape);
+      const argmax = b.tensor('argmax', pool.g.outShape, 'i32');
+      b.node('forward', `forward${fuse ? `+${fuse.kind}` : ''}+maxpool`, 'conv.forward',
+        { g, act: fuse?.kind, slope: fuse?.slope, bias: f.bias, pool: pool.g }, { x, ...io(b, f) }, { y, argmax });
+      return { x, y, argmax };
+    }
     const y = b.tensor('out', [b.batch, ...outShape]);
     b.node('forward', fuse ? `forward+${fuse.kind}` : 'forward', 'conv.forward',
       { g, act: fuse?.kind, slope: fuse?.slope, bias: f.bias }, { x, ...io(b, f) }, { y });
@@ -99,7 +107,8 @@ export const conv2d: LayerRecord<ConvFields> = {
   buffers: () => [],
   fusesActivation: true,
   fusesActivationGrad: true,
-  forward: (b, L, x, fuse) => convNodes.forward(b, L.fields, x, fuse, geometry(L, b.batch), L.outShape),
+  fusesPool: true,
+  forward: (b, L, x, fuse, pool) => convNodes.forward(b, L.fields, x, fuse, geometry(L, b.batch), L.outShape, pool),
   backward: (b, L, { x }, dy, needDx, fuse) => convNodes.backward(b, L.fields, x, dy, needDx, geometry(L, b.batch), fuse),
   flops(L, batch) {
     const f = 2 * convMacs(geometry(L, batch));

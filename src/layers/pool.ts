@@ -30,6 +30,17 @@ export const poolShape = (op: string, x: Shape, f: PoolFields): Shape => {
 
 export const poolTorch = (f: PoolFields) => `kernel_size=${py(f.kernel)}, stride=${py(f.stride ?? f.kernel)}, padding=${py(f.padding)}`;
 
+/**
+ * A max pool a convolution before it may apply as it stores (src/graph/autograd.ts): 2×2, stride 2,
+ * no padding — the convnet pool. Its geometry, or undefined for any other layer or pool.
+ */
+export function fusablePool(L: Layer | undefined, batch: number): PoolGeometry | undefined {
+  if (L?.type !== 'maxpool2d') return undefined;
+  const g = poolGeometry('maxpool2d', L as unknown as Layer<PoolFields>, batch);
+  const is = (v: [number, number], n: number) => v[0] === n && v[1] === n;
+  return is(g.kernel, 2) && is(g.stride, 2) && is(g.padding, 0) ? g : undefined;
+}
+
 export const maxpool2d: LayerRecord<PoolFields> = {
   type: 'maxpool2d', doc: 'max over each window (padding counts as −∞); the first maximum wins, NaN wins',
   fields: POOL_FIELDS,

@@ -5,6 +5,7 @@
 import type { Graph, Node, Phase, Tensor } from '../graph/graph.ts';
 import type { PassArgs, PassName } from '../ops/passes.ts';
 import type { ActivationKind } from './activation.ts';
+import type { PoolGeometry } from '../geometry/pool.ts';
 
 /** A shape without the batch dimension: [C, H, W] for images, [F] for feature vectors. */
 export type Shape = readonly number[];
@@ -30,6 +31,12 @@ export interface BufferDecl { name: string; shape: number[]; dtype: 'f32' | 'i64
 
 /** What a layer's activation says about fusing into the convolution or linear layer before it. */
 export interface FusableActivation { kind: ActivationKind; slope: number }
+
+/**
+ * A max pool a convolution applies after its (fused) activation as it stores: its geometry. The
+ * convolution's y is then the pooled output, and it also writes the argmax.
+ */
+export interface FusedPool { g: PoolGeometry }
 
 /** An activation's backward folded into the next layer's backward: the activation and its output. */
 export interface FusedGrad extends FusableActivation { y: Tensor }
@@ -91,8 +98,11 @@ export interface LayerRecord<F> {
   shape(x: Shape, f: F): Shape;
   params(x: Shape, f: F): ParamDecl[];
   buffers(x: Shape, f: F): BufferDecl[];
-  /** Adds the forward nodes; `fuse` is a following activation this layer applies as it stores y. */
-  forward(b: LayerBuilder, L: Layer<F>, x: Tensor, fuse?: FusableActivation): Saved;
+  /**
+   * Adds the forward nodes; `fuse` is a following activation this layer applies as it stores y, and
+   * `pool` a max pool after that (only offered to records with `fusesPool`).
+   */
+  forward(b: LayerBuilder, L: Layer<F>, x: Tensor, fuse?: FusableActivation, pool?: FusedPool): Saved;
   /**
    * Adds the backward nodes; returns the input gradient when `needDx`. With `fuseGrad`, the layer
    * before this one is an activation whose backward this layer applies as it stores (reading that
@@ -107,6 +117,8 @@ export interface LayerRecord<F> {
   fusable?(f: F): FusableActivation | undefined;
   /** Set on layers that can apply a following fusable activation themselves. */
   readonly fusesActivation?: boolean;
+  /** Set on layers that can also apply a 2×2 stride-2 max pool after that activation (or after themselves). */
+  readonly fusesPool?: boolean;
   /** Set on layers whose backward can also apply the backward of a fusable activation just before them. */
   readonly fusesActivationGrad?: boolean;
 }

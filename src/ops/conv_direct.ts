@@ -4,6 +4,7 @@ import { activationGradOverrides, type Activation } from './activation.ts';
 import type { ActivationKind } from '../layers/activation.ts';
 import { conv2dForward, convGradBias, convGradScratch, convGradWeight } from './conv2d.ts';
 import { convTranspose2dForward } from './conv_transpose2d.ts';
+import type { PoolGeometry } from '../geometry/pool.ts';
 import type { ConvGeometry } from '../geometry/conv.ts';
 import { convMacs, swapSides } from '../geometry/conv.ts';
 import type { Pass } from './variant.ts';
@@ -14,7 +15,15 @@ import type { Pass } from './variant.ts';
  * stored and read from that activation's output (io `fy`), so the gradient leaves at the
  * activation's input. Never both.
  */
-export interface ConvArgs { g: ConvGeometry; act?: ActivationKind; slope?: number; bias: boolean; actGrad?: ActivationKind; gradSlope?: number }
+/**
+ * A convolution pass's arguments. `act`/`slope`: the activation applied as y is stored; `actGrad`/
+ * `gradSlope`: an input-gradient pass's fused activation backward (from its output, io.fy); `pool`
+ * (conv.forward only): a max pool after the activation, so y is the pooled output and io.argmax its
+ * argmax (see conv_passes.ts).
+ */
+export interface ConvArgs {
+  g: ConvGeometry; act?: ActivationKind; slope?: number; bias: boolean; actGrad?: ActivationKind; gradSlope?: number; pool?: PoolGeometry;
+}
 
 /** Pipeline overrides for the activation backward an input-gradient pass applies as it stores (ACT_GRAD, SLOPE). */
 export const actGradOverrides = (a: ConvArgs): Record<string, number> =>

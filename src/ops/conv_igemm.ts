@@ -16,6 +16,7 @@ import commonWgsl from '../../shaders/conv_igemm_common.wgsl?raw';
 import relayoutWgsl from '../../shaders/conv_igemm_relayout.wgsl?raw';
 import sgWgsl from '../../shaders/conv_igemm_sg.wgsl?raw';
 import row3Wgsl from '../../shaders/conv_igemm_row3.wgsl?raw';
+import pool2x2Wgsl from '../../shaders/pool2x2.wgsl?raw';
 import s2Wgsl from '../../shaders/conv_igemm_s2.wgsl?raw';
 import tiledWgsl from '../../shaders/conv_igemm_tiled.wgsl?raw';
 
@@ -27,7 +28,7 @@ export const subgroupShader = (name: string, code: string): Shader => ({ name, c
 
 export const relayoutShader = shader('conv_igemm_relayout', relayoutWgsl);
 export const sgShader = subgroupShader('conv_igemm_sg', `${commonWgsl}\n${sgWgsl}`);
-export const row3Shader = subgroupShader('conv_igemm_row3', `${commonWgsl}\n${row3Wgsl}`);
+export const row3Shader = subgroupShader('conv_igemm_row3', `${commonWgsl}\n${pool2x2Wgsl}\n${row3Wgsl}`);
 export const s2Shader = subgroupShader('conv_igemm_s2', `${commonWgsl}\n${s2Wgsl}`);
 export const tiledShader = shader('conv_igemm_tiled', `${commonWgsl}\n${tiledWgsl}`);
 
@@ -135,10 +136,14 @@ function classUniform(L: IgemmLayout, c: ConvClass, block: number, cols: number,
   };
 }
 
-export interface IgemmIo { x: Binding; w: Binding; bias?: Binding; y: Binding; scratch: Binding; fy?: Binding }
+export interface IgemmIo { x: Binding; w: Binding; bias?: Binding; y: Binding; scratch: Binding; fy?: Binding; argmax?: Binding }
 
-/** A register-tiled kernel: which shader entry, its channel block and output columns per lane. */
-export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block: number; cols: number }
+/**
+ * A register-tiled kernel: which shader entry, its channel block and output columns per lane.
+ * `pool`: the entry max-pools 2×2 as it stores (two rows of `cols` columns a lane), writing the
+ * pooled output to y and the argmax to io.argmax.
+ */
+export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block: number; cols: number; pool?: boolean }
 
 /** Relayout, then one dispatch of `k` per class (64-lane workgroups, one channel block each). */
 export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, io: IgemmIo, overrides: Record<string, number>, label: string): Dispatch[] {
@@ -147,12 +152,14 @@ export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, 
   const fy = io.fy ?? placeholder(device);
   L.classes.forEach((c, i) => {
     const u = classUniform(L, c, k.block, k.cols, offsets[i]!, !!io.bias);
+    if (k.pool) u.lanes = L.g.batch * (c.y.grid / 2) * (c.x.grid / k.cols);
     const workgroups = Math.ceil(u.lanes / 64) * L.g.groups * u.blocks;
     // Output columns of the class contiguous in rows of whole vec4s: store 4 pixels at once.
     const vec = c.x.first === 0 && c.x.ostep === 1 && L.g.outSize[1] % 4 === 0;
     const [src, entry, buffers] = k.shader !== 'sg'
       // s2 reads x only as vec4s; row3 also reads single pixels at row ends.
-      ? [k.shader === 'row3' ? row3Shader : s2Shader, k.entry, { ...common, ...(k.shader === 'row3' ? { x: io.x } : {}), x4: io.x, y4: io.y, fy4: fy }]
+      ? [k.shader === 'row3' ? row3Shader : s2Shader, k.entry, { ...common, ...(k.shader === 'row3' ? { x: io.x } : {}), x4: io.x, y4: io.y,
+        ...(k.pool ? { argmax4: io.argmax! } : { fy4: fy }) }]
       : vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y, fy4: fy }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y, fy }];
     dispatches.push(makeDispatch(device, src, entry, `${label}${L.classes.length > 1 ? `/class${i}` : ''}`,
       workgroups * WORKGROUP_SIZE, u, buffers, overrides));
@@ -175,6 +182,17 @@ export function row3Unsupported(L: IgemmLayout): string | undefined {
   }
   if (g.inSize[1] % 4 !== 0 || g.outSize[1] % 4 !== 0) return `row widths ${g.inSize[1]}, ${g.outSize[1]} are not multiples of 4`;
   return undefined;
+}
+
+/**
+ * Whether the row kernel can also max-pool 2×2 as it stores: a conv2d it applies to (above) whose
+ * output has an even height and a width that is a multiple of 8 (a lane pools 2 rows × 8 columns).
+ */
+export function row3PoolUnsupported(L: IgemmLayout): string | undefined {
+  const g = L.g;
+  if (L.transposed) return 'a transposed convolution';
+  if (g.outSize[0] % 2 !== 0 || g.outSize[1] % 8 !== 0) return `output ${g.outSize.join('×')} is not an even height by a multiple-of-8 width`;
+  return row3Unsupported(L);
 }
 
 /** Whether the 2×2 space-to-depth kernel applies: a conv2d with kernel = stride = 2, padding 0, on rows of whole vec4s. */

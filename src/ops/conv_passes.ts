@@ -2,6 +2,7 @@
 // today's direct register-blocked kernel (conv_direct.ts); the others are exact against the same
 // float64 references, and each says why it cannot run a shape or device (`unsupported`).
 //   conv.forward      y = act(conv2d(x, w) + bias)             io: x, w, bias?, y (+ scratch)
+//                     with args.pool, y = maxpool(act(…)) and argmax                  io: + argmax
 //   conv.transposed   y = act(conv_transpose2d(x, w) + bias)   io: x, w, bias?, y (+ scratch)
 //   conv.grad_params  dw (and db = Σ dy when args.bias) of conv2d geometry g   io: x, dy, dw, db?, scratch?
 //   conv.grad_bias    db = Σ dy (a transposed conv's bias)     io: dy, db, scratch?
@@ -10,9 +11,10 @@ import { actGradOverrides, convForwardPass as direct0, convTransposedPass as dir
 import { convMacs, swapSides } from '../geometry/conv.ts';
 import { capsOf, type DeviceCaps, type Pass, type Variant } from './variant.ts';
 import {
-  actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, relayoutShader, row3Shader, row3Unsupported, s2Shader, s2Unsupported,
-  sgShader, tiledShader, type TileKernel, type TiledConfig,
+  actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, relayoutShader, row3PoolUnsupported, row3Shader, row3Unsupported,
+  s2Shader, s2Unsupported, sgShader, tiledShader, type TileKernel, type TiledConfig,
 } from './conv_igemm.ts';
+import { maxpool2dForward, maxpool2dK2Shader, maxpool2dShader } from './maxpool2d.ts';
 import { gradParamsVariants, gradBiasVariants, splitkShader, splitkSgShader } from './conv_splitk.ts';
 import { d2sShader, d2sVariants } from './conv_d2s.ts';
 import { conv2dShader } from './conv2d.ts';
@@ -50,6 +52,50 @@ function tiledVariant(name: string, transposed: boolean, t: TiledConfig): Varian
   };
 }
 
+/** conv.forward's arguments without its fused pool: what a variant that cannot pool computes. */
+function unpooled(a: ConvArgs): ConvArgs {
+  const { pool: _, ...rest } = a;
+  return rest;
+}
+
+const outFloats = (a: ConvArgs) => a.g.batch * a.g.cOut * a.g.outSize[0] * a.g.outSize[1];
+
+/**
+ * Any conv.forward variant, also for a conv with a fused max pool (args.pool): a kernel that cannot
+ * pool as it stores writes the full-resolution activation to its stage buffer, and maxpool2d's
+ * kernel pools it. That is the unfused conv and pool's work and dispatches, with the activation a
+ * tensor that lives for this pass only — so every variant stays a candidate, and the tuner weighs
+ * them against the one that pools in registers (row3-r16-pool) by measurement.
+ */
+function pooling(v: Variant<ConvArgs>): Variant<ConvArgs> {
+  return {
+    ...v,
+    unsupported: v.unsupported && ((caps, a) => v.unsupported!(caps, unpooled(a))),
+    scratch: v.scratch && ((a) => v.scratch!(unpooled(a))),
+    stage: (a) => (a.pool ? outFloats(a) : 0),
+    build(d, a, io, label) {
+      if (!a.pool) return v.build(d, a, io, label);
+      const full = io.stage!;
+      return [...v.build(d, unpooled(a), { ...io, y: full }, label), maxpool2dForward(d, a.pool, { x: full, y: io.y!, argmax: io.argmax! }, `${label}/pool`)];
+    },
+  };
+}
+
+/** The row kernel that max-pools 2×2 in registers as it stores: only for a conv.forward with args.pool. */
+const ROW3_POOL: TileKernel = { shader: 'row3', entry: 'row3_r16_pool', block: 16, cols: 8, pool: true };
+const row3Pool: Variant<ConvArgs> = {
+  name: 'row3-r16-pool', prefers: 'software', only: 'pool',
+  unsupported(caps, a) {
+    const p = a.pool;
+    if (!p) return 'pools as it stores: only for a convolution with a fused 2×2 max pool';
+    if (p.kernel.join() !== '2,2' || p.stride.join() !== '2,2' || p.padding.join() !== '0,0') return 'the pool is not 2×2, stride 2, no padding';
+    return noSubgroups(caps) ?? row3PoolUnsupported(igemmLayout(a.g, false));
+  },
+  scratch: (a) => igemmScratch(igemmLayout(a.g, false), ROW3_POOL.block),
+  build: (d, a, io, label) => igemmRegister(d, igemmLayout(a.g, false), ROW3_POOL,
+    { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, scratch: io.scratch!, argmax: io.argmax }, passOverrides(a), label),
+};
+
 const TILED: Record<string, TiledConfig> = {
   'tiled-64x32': { bm: 64, bn: 32, bk: 16, tm: 8 },
   'tiled-32x32': { bm: 32, bn: 32, bk: 32, tm: 4 },
@@ -66,10 +112,10 @@ function igemmVariants(transposed: boolean): Variant<ConvArgs>[] {
 }
 
 export const convForwardPass: Pass<ConvArgs> = {
-  name: 'conv.forward', inputs: ['x', 'w', 'bias', 'fy'], outputs: ['y'], key, flops: (a) => 2 * convMacs(a.g),
-  variants: [direct0.variants[0]!, ...igemmVariants(false),
+  name: 'conv.forward', inputs: ['x', 'w', 'bias', 'fy'], outputs: ['y', 'argmax'], key, flops: (a) => 2 * convMacs(a.g),
+  variants: [pooling(direct0.variants[0]!), row3Pool, ...[...igemmVariants(false),
     registerVariant('s2d-r16', false, { shader: 's2', entry: 's2_r16', block: 16, cols: 16 }),
-    registerVariant('s2d-r32', false, { shader: 's2', entry: 's2_r32', block: 32, cols: 8 })],
+    registerVariant('s2d-r32', false, { shader: 's2', entry: 's2_r32', block: 32, cols: 8 })].map(pooling)],
 };
 
 export const convTransposedPass: Pass<ConvArgs> = {
@@ -96,4 +142,4 @@ export const CONV_PASSES = [convForwardPass, convTransposedPass, convGradParamsP
  * the old code under the same version number.
  */
 export const TUNED_SHADERS = [conv2dShader, convTransposeShader, relayoutShader, sgShader, row3Shader, s2Shader, tiledShader,
-  splitkShader, splitkSgShader, d2sShader];
+  splitkShader, splitkSgShader, d2sShader, maxpool2dShader, maxpool2dK2Shader];

@@ -4,12 +4,13 @@ import { pool2dGeometry, type PoolGeometry, type PoolOptions } from '../geometry
 import poolCommonWgsl from '../../shaders/maxpool2d_common.wgsl?raw';
 import poolWgsl from '../../shaders/maxpool2d.wgsl?raw';
 import poolK2Wgsl from '../../shaders/maxpool2d_k2.wgsl?raw';
+import pool2x2Wgsl from '../../shaders/pool2x2.wgsl?raw';
 import { makeDispatch, shader, type Dispatch } from './dispatch.ts';
 import { singlePass } from './variant.ts';
 import { activationGradOverrides } from './activation.ts';
 
 export const maxpool2dShader = shader('maxpool2d', `${poolCommonWgsl}\n${poolWgsl}`);
-export const maxpool2dK2Shader = shader('maxpool2d_k2', `${poolCommonWgsl}\n${poolK2Wgsl}`);
+export const maxpool2dK2Shader = shader('maxpool2d_k2', `${poolCommonWgsl}\n${pool2x2Wgsl}\n${poolK2Wgsl}`);
 
 /**
  * The vec4 2×2 path (maxpool2d_k2.wgsl) applies: kernel = stride = 2, no padding, an even input

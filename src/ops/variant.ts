@@ -23,13 +23,24 @@ export interface Variant<A> {
    * variants (and so what a spent budget leaves untried) depends on it — never the choice.
    */
   readonly prefers?: 'software' | 'hardware';
+  /**
+   * Set on a variant that runs only inside a fusion — 'pool': a conv that max-pools as it stores
+   * (args.pool) — so sweeps of the plain pass skip it and the fusion's own checks cover it.
+   */
+  readonly only?: 'pool';
   /** Why this variant cannot run this shape on this device (missing feature, limits), or undefined. */
   unsupported?(caps: DeviceCaps, args: A): string | undefined;
   /** Floats of scratch memory it needs besides its outputs (split-K partial sums); 0 when none. */
   scratch?(args: A): number;
   /**
+   * Floats of a second scratch buffer, `io.stage`: an intermediate that one of its dispatches
+   * writes and a later one reads (the full-resolution activation a pooling conv pools). Apart from
+   * `scratch` because WebGPU lets no dispatch write a buffer it also reads, even disjoint ranges.
+   */
+  stage?(args: A): number;
+  /**
    * The dispatches computing the pass. `io` holds the pass's named tensors (see the pass's `inputs`
-   * and `outputs`) and `scratch` when scratch(args) > 0.
+   * and `outputs`) and `scratch` / `stage` when scratch(args) / stage(args) > 0.
    */
   build(device: GPUDevice, args: A, io: Record<string, Binding>, label: string): Dispatch[];
 }

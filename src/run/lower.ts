@@ -16,13 +16,15 @@ export function variantFor(node: Node, choose: Choose): Variant<unknown> {
 }
 
 /**
- * Gives every node whose variant needs scratch memory a transient tensor of that size — the largest
+ * Gives every node whose variant needs scratch memory (`scratch`, `stage`) a transient tensor of that size — the largest
  * any of `chooses` needs, so a plan can start on one set of variants and switch to another.
  */
 export function addScratch(graph: Graph, ...chooses: Choose[]): void {
   for (const n of graph.nodes) {
     const floats = Math.max(0, ...chooses.map((c) => variantFor(n, c).scratch?.(n.args) ?? 0));
     if (floats > 0) n.writes.scratch = graph.tensor(`${n.label}/scratch`, [floats]);
+    const staged = Math.max(0, ...chooses.map((c) => variantFor(n, c).stage?.(n.args) ?? 0));
+    if (staged > 0) n.writes.stage = graph.tensor(`${n.label}/stage`, [staged]);
   }
 }
 
@@ -40,7 +42,7 @@ export function buildNode(device: GPUDevice, n: Node, at: (id: number) => Bindin
       if (!pass.inputs.includes(k) && !pass.outputs.includes(k)) throw new Error(`${n.label}: pass ${n.pass} has no input '${k}'`);
     }
     for (const k of Object.keys(n.writes)) {
-      if (!pass.outputs.includes(k) && k !== 'scratch') throw new Error(`${n.label}: pass ${n.pass} has no output '${k}'`);
+      if (!pass.outputs.includes(k) && k !== 'scratch' && k !== 'stage') throw new Error(`${n.label}: pass ${n.pass} has no output '${k}'`);
     }
     const v = variantFor(n, choose);
     const why = v.unsupported?.(caps, n.args);
