@@ -9,6 +9,8 @@ import type { OptimizerConfig } from '../src/graph/autograd.ts';
 import { gpu, scoped } from './gpu.ts';
 import { adapterFacts, kernelsHash, memoryCache } from '../src/tune/cache.ts';
 import { TUNED_SHADERS } from '../src/ops/conv_passes.ts';
+import { tune } from '../src/tune/tuner.ts';
+import { buildTrainingGraph } from '../src/graph/autograd.ts';
 
 const load = (f: string) => parseSafetensors(new Uint8Array(readFileSync(new URL(`./fixtures/${f}`, import.meta.url))), f).tensors;
 const fb = load('cae_forward_backward.safetensors');
@@ -79,6 +81,20 @@ for (const tuned of [false, true]) {
 }
 
 describe('tuning cache key', () => {
+  it('a spent tuning budget stops between candidates, after the default has its output', async () => {
+    const g = await gpu();
+    const graph = buildTrainingGraph(model, { batch: 8, records: 8, range: '0,1', optimizer: { kind: 'adam', options: { lr: 1e-3 } }, lossRing: 8 }).graph;
+    // No cache, so nothing is awaited before the first pass starts (well inside 5 ms), and the
+    // default's one run of that pass (conv2.0's forward, ~20 ms here) outlasts the budget.
+    const r = await scoped(g, () => tune(g, [graph], { mode: 'full', budgetMs: 5 }));
+    const [first, ...rest] = r.entries;
+    expect(first!.source).toBe('measured');
+    expect(typeof first!.times.direct).toBe('number'); // the reference every other candidate is checked against
+    expect(Object.values(first!.times)).toContain('not timed: tuning budget spent');
+    expect(Object.values(first!.times).filter((t) => typeof t === 'number')).toHaveLength(1);
+    expect(rest.every((e) => e.source === 'default' && e.chosen === 'direct')).toBe(true);
+  });
+
   it("covers the tuned kernels' text: any change to one retimes instead of reusing old choices", async () => {
     const g = await gpu();
     const facts = adapterFacts(g);

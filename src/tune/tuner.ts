@@ -61,7 +61,8 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
   // The most work first, so a budget that runs out leaves only the cheap passes untuned.
   const ordered = [...groups.entries()].sort(([, a], [, b]) => b.pass.flops(b.node.args) - a.pass.flops(a.node.args));
   const caps = capsOf(gpu.device);
-  const spent = () => o.budgetMs !== undefined && now() - t0 > o.budgetMs;
+  const deadline = o.budgetMs === undefined ? undefined : t0 + o.budgetMs;
+  const spent = () => deadline !== undefined && now() > deadline;
   // Variants built for this kind of adapter first; the others in a second round, budget permitting.
   const preferred = (v: Variant<unknown>) => !v.prefers || (v.prefers === 'software') === gpu.isSoftware;
   const rounds: { entry: TuneEntry; k: string; group: { pass: Pass<unknown>; node: Node; graph: Graph }; reference?: Float32Array[] }[] = [];
@@ -78,7 +79,7 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
     else if (o.mode === 'cached' && hit && usable(hit.chosen)) entry = { ...base, chosen: hit.chosen, source: 'cached', times: hit.times };
     else if (spent()) entry = { ...base, chosen: pass.variants[0]!.name, source: 'default', times: { note: 'tuning budget spent' } };
     else {
-      const m = await measure(gpu, group.graph, node, pass.variants.filter((v, i) => i === 0 || preferred(v)), {});
+      const m = await measure(gpu, group.graph, node, pass.variants.filter((v, i) => i === 0 || preferred(v)), { deadline });
       entry = { ...base, chosen: fastest(m.times, pass), source: 'measured', times: m.times };
       rounds.push({ entry, k, group, reference: m.reference });
     }
@@ -91,7 +92,7 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
       for (const v of rest) r.entry.times[v.name] = 'not timed: tuning budget spent';
       continue;
     }
-    const m = await measure(gpu, r.group.graph, r.group.node, rest, { reference: r.reference, times: r.entry.times });
+    const m = await measure(gpu, r.group.graph, r.group.node, rest, { reference: r.reference, times: r.entry.times, deadline });
     Object.assign(r.entry.times, m.times);
     r.entry.chosen = fastest(r.entry.times, r.group.pass);
   }
@@ -120,7 +121,7 @@ function fastest(times: Record<string, number | string>, pass: Pass<unknown>): s
  * checked against, so the default variant must come first in the first round.
  */
 async function measure(gpu: Gpu, graph: Graph, node: Node, variants: Variant<unknown>[],
-  prior: { reference?: Float32Array[]; times?: Record<string, number | string> }): Promise<{ times: Record<string, number | string>; reference?: Float32Array[] }> {
+  prior: { reference?: Float32Array[]; times?: Record<string, number | string>; deadline?: number }): Promise<{ times: Record<string, number | string>; reference?: Float32Array[] }> {
   const device = gpu.device;
   const caps = capsOf(device);
   const made: GPUBuffer[] = [];
@@ -153,6 +154,9 @@ async function measure(gpu: Gpu, graph: Graph, node: Node, variants: Variant<unk
     for (const v of variants) {
       const why = v.unsupported?.(caps, node.args);
       if (why) { times[v.name] = `unsupported: ${why}`; continue; }
+      // Past the budget a pass stops between candidates, not after all of them (once it has the
+      // default's output): each costs a pipeline compile and its runs, up to a second or so.
+      if (reference && prior.deadline !== undefined && now() > prior.deadline) { times[v.name] = 'not timed: tuning budget spent'; continue; }
       try {
         const best = Math.min(...[...Object.values(times), ...Object.values(prior.times ?? {})].filter((t): t is number => typeof t === 'number'));
         const r = await timeVariant(gpu, node, v, inputs, outNames, (n, bytes) => buffer(`${node.label}/${v.name}/${n}`, bytes), graph, reference ? best : 0);
