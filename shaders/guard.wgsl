@@ -10,6 +10,7 @@ struct Guard {
   code: u32,         // the bit this check sets: 1 loss, 2 gradient, 4 parameter
   sticky: u32,       // 1: a flagged step halts all later updates (stop); 0: only itself (skip)
   offset: u32,       // first element of `values` to check (the loss check looks at this step's ring slot)
+  also: u32,         // 1: this save also opens the step's slot; 2: this restore also settles the halt
 }
 
 @group(0) @binding(0) var<uniform> p: Guard;
@@ -30,17 +31,29 @@ fn check(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   atomicMin(&status[p.status_index + 1u], i);
 }
 
-// Opens this step's slot: no flags yet, no bad element.
-@compute @workgroup_size(1)
-fn clear() {
+// Opens this step's slot: no flags yet, no bad element. Done by invocation 0 of the step's first
+// save (`also` bit 1): one dispatch fewer than a pass of its own, and the slot is open before
+// anything can flag it, since every check comes after the saves.
+fn open_slot(i: u32) {
+  if (i != 0u || (p.also & 1u) == 0u) { return; }
   atomicStore(&status[p.status_index], 0u);
   atomicStore(&status[p.status_index + 1u], 0xffffffffu);
+}
+
+// Last in the step: a flagged step in stop mode halts every later update. Done by invocation 0 of
+// the step's last restore (`also` bit 2). The other invocations of that restore may see the halt
+// word before or after it is set; either way they restore, since it is set only when the status
+// they also read is nonzero.
+fn settle(i: u32) {
+  if (i != 0u || (p.also & 2u) == 0u) { return; }
+  if (p.sticky != 0u && atomicLoad(&status[p.status_index]) != 0u) { atomicStore(&halt[0], 1u); }
 }
 
 // Snapshot before the step: copies src to dst unless a stop-mode failure already froze the state.
 @compute @workgroup_size(WG)
 fn save(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
+  open_slot(i);
   if (i >= p.count || atomicLoad(&halt[0]) != 0u) { return; }
   dst[i] = src[i];
 }
@@ -50,14 +63,9 @@ fn save(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 @compute @workgroup_size(WG)
 fn restore(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
+  settle(i);
   if (i >= p.count) { return; }
   if (atomicLoad(&status[p.status_index]) != 0u || atomicLoad(&halt[0]) != 0u) { dst[i] = src[i]; }
-}
-
-// Last in the step: a flagged step in stop mode halts every later update.
-@compute @workgroup_size(1)
-fn settle() {
-  if (p.sticky != 0u && atomicLoad(&status[p.status_index]) != 0u) { atomicStore(&halt[0], 1u); }
 }
 
 // The same checks and copies four words an invocation, for counts that are multiples of 4 (the
@@ -82,6 +90,7 @@ fn check4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
 @compute @workgroup_size(WG)
 fn save4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
+  open_slot(i);
   if (i >= p.count / 4u || atomicLoad(&halt[0]) != 0u) { return; }
   dst4[i] = src4[i];
 }
@@ -89,6 +98,7 @@ fn save4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
 @compute @workgroup_size(WG)
 fn restore4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
+  settle(i);
   if (i >= p.count / 4u) { return; }
   if (atomicLoad(&status[p.status_index]) != 0u || atomicLoad(&halt[0]) != 0u) { dst4[i] = src4[i]; }
 }

@@ -111,8 +111,11 @@ describe('the step plan', () => {
     expect(phases[0]).toBe('data');
     expect(phases.at(-1)).toBe('optimizer');
     // The guard opens the step (status slot, snapshots) and closes it (checks, restore, halt).
-    expect(tg.graph.nodes[0]!.pass).toBe('guard.clear');
-    expect(tg.graph.nodes.at(-1)!.pass).toBe('guard.settle');
+    expect(tg.graph.nodes[0]!.pass).toBe('guard.save');
+    expect(tg.graph.nodes[0]!.args).toMatchObject({ opens: true });
+    expect(tg.graph.nodes.at(-1)!.pass).toBe('guard.restore');
+    expect(tg.graph.nodes.at(-1)!.args).toMatchObject({ settles: true });
+    expect(tg.graph.nodes.filter((n) => (n.args as { opens?: boolean }).opens || (n.args as { settles?: boolean }).settles)).toHaveLength(2);
     expect(phases.filter((p) => p === 'optimizer')).toHaveLength(1);
     // conv1.0 needs no input gradient: nothing before it has parameters.
     expect(tg.graph.nodes.map((n) => n.label)).not.toContain('conv1.0/backward/dx');

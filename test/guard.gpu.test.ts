@@ -8,7 +8,7 @@ import { buildModel, CAE_SPEC } from '../src/nn/spec.ts';
 import { initParams } from '../src/nn/init.ts';
 import { Trainer, type TrainerOptions } from '../src/train/trainer.ts';
 import type { OptimizerConfig } from '../src/graph/autograd.ts';
-import { guardCheckPass, guardClearPass, guardRestorePass, guardSavePass, type GuardArgs } from '../src/ops/guard.ts';
+import { guardCheckPass, guardRestorePass, guardSavePass, type GuardArgs } from '../src/ops/guard.ts';
 import type { Dispatch } from '../src/ops/dispatch.ts';
 import { empty, gpu, readback, readbackInt, run, scoped, upload } from './gpu.ts';
 
@@ -84,7 +84,7 @@ describe('non-finite guard', () => {
       await scoped(g, async () => {
         const build = (pass: typeof guardCheckPass, a: GuardArgs, io: Record<string, GPUBuffer>): Dispatch => {
           const [d] = pass.variants[0]!.build(g.device, a, io, pass.name);
-          expect(d!.kernel.label, pass.name).toBe(`guard.${pass.name.slice(6)}${a.count % 4 === 0 && pass !== guardClearPass ? '4' : ''}`);
+          expect(d!.kernel.label, pass.name).toBe(`guard.${pass.name.slice(6)}${a.count % 4 === 0 ? '4' : ''}`);
           return d!;
         };
         const values = Float32Array.from({ length: count }, (_, i) => i * 0.5);
@@ -97,9 +97,9 @@ describe('non-finite guard', () => {
         const snap = empty(g, count, 'snapshot');
         const live = upload(g, values.map((v) => v + 1), 'live');
         const a: GuardArgs = { count, code: 2, sticky: true };
+        // The first save of a step also opens its status slot (it held 7, 7).
         await run(g, [
-          build(guardClearPass, { ...a, count: 1 }, { status }),
-          build(guardSavePass, a, { src: live, halt, dst: snap }),
+          build(guardSavePass, { ...a, opens: true }, { src: live, halt, dst: snap, status }),
           build(guardCheckPass, a, { values: bv, status }),
         ]);
         expect(Array.from(await readbackInt(g, status, 2))).toEqual([2, 6]);
@@ -108,11 +108,24 @@ describe('non-finite guard', () => {
         g.device.queue.writeBuffer(live, 0, new Float32Array(count).fill(-3));
         await run(g, [build(guardRestorePass, a, { src: snap, status, halt, dst: live })]);
         expect(Array.from(await readback(g, live, count))).toEqual(Array.from(values.map((v) => Math.fround(v + 1))));
-        // Unflagged, restore leaves the live state alone.
-        await run(g, [build(guardClearPass, { ...a, count: 1 }, { status })]);
+        expect(Array.from(await readbackInt(g, halt, 1)), 'only a settling restore sets the halt').toEqual([0]);
+        // Unflagged (a save that opens the slot again), restore leaves the live state alone.
+        await run(g, [build(guardSavePass, { ...a, opens: true }, { src: live, halt, dst: snap, status })]);
+        expect(Array.from(await readbackInt(g, status, 2))).toEqual([0, -1]);
         g.device.queue.writeBuffer(live, 0, new Float32Array(count).fill(-3));
-        await run(g, [build(guardRestorePass, a, { src: snap, status, halt, dst: live })]);
+        await run(g, [build(guardRestorePass, { ...a, settles: true }, { src: snap, status, halt, dst: live })]);
         expect((await readback(g, live, count)).every((v) => v === -3)).toBe(true);
+        expect(Array.from(await readbackInt(g, halt, 1)), 'an unflagged step does not halt').toEqual([0]);
+        // Flagged in stop mode, the settling restore halts the run; skip mode (not sticky) does not.
+        await run(g, [build(guardCheckPass, a, { values: bv, status }), build(guardRestorePass, { ...a, sticky: false, settles: true }, { src: snap, status, halt, dst: live })]);
+        expect(Array.from(await readbackInt(g, halt, 1))).toEqual([0]);
+        await run(g, [build(guardRestorePass, { ...a, settles: true }, { src: snap, status, halt, dst: live })]);
+        expect(Array.from(await readbackInt(g, halt, 1))).toEqual([1]);
+        // Halted, the next step's save still opens its slot but copies nothing.
+        g.device.queue.writeBuffer(live, 0, new Float32Array(count).fill(5));
+        await run(g, [build(guardSavePass, { ...a, opens: true }, { src: live, halt, dst: snap, status })]);
+        expect(Array.from(await readbackInt(g, status, 2))).toEqual([0, -1]);
+        expect((await readback(g, snap, count)).every((v) => v === 5)).toBe(false);
       });
     });
   }

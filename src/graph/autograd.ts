@@ -188,23 +188,23 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
     .map((p) => [p.name, g.view(`${p.name}/grad`, p.shape, grads, m.layout.offsets.get(p.name)!)]));
 
   // The guard opens this step's status slot and snapshots everything a step changes, so a step that
-  // turns anything non-finite is undone on the GPU (shaders/guard.wgsl).
+  // turns anything non-finite is undone on the GPU (shaders/guard.wgsl). The first snapshot opens
+  // the slot and the last restore settles the halt, so neither needs a dispatch of its own.
   const sticky = (c.onNonFinite ?? 'stop') === 'stop';
   const loss = g.tensor('loss', [c.lossRing], 'loss');
   const status = g.tensor('guard/status', [2 * c.lossRing], 'loss', 'u32');
   const halt = g.tensor('guard/halt', [4], 'loss', 'u32');
-  const guard = (label: string, pass: 'guard.clear' | 'guard.check' | 'guard.save' | 'guard.restore' | 'guard.settle',
-    count: number, code: number, reads: Record<string, Tensor>, writes: Record<string, Tensor>, atSlot = false) =>
-    g.node({ label: `guard/${label}`, layer: 'guard', phase: 'guard', pass, args: { count, code, sticky, atSlot }, reads, writes });
-  guard('clear', 'guard.clear', 1, 0, {}, { status });
+  const guard = (label: string, pass: 'guard.check' | 'guard.save' | 'guard.restore',
+    count: number, code: number, reads: Record<string, Tensor>, writes: Record<string, Tensor>, o: { atSlot?: boolean; opens?: boolean; settles?: boolean } = {}) =>
+    g.node({ label: `guard/${label}`, layer: 'guard', phase: 'guard', pass, args: { count, code, sticky, ...o }, reads, writes });
   const optState = c.optimizer.kind === 'sgd' ? ['sgd/momentum'] : ['adam/m', 'adam/v'];
   const state = new Map(optState.map((name) => [name, g.tensor(name, [m.layout.trainable], 'state')]));
   const live: [string, Tensor, number][] = [['params', m.params, m.layout.trainable],
     ...[...state].map(([name, t]): [string, Tensor, number] => [name, t, m.layout.trainable])];
   if (model.buffers.some((b) => b.dtype === 'f32')) live.push(['buffers', m.buffers, m.bufLayout.total]);
-  const snapshots = live.map(([name, t, count]) => {
+  const snapshots = live.map(([name, t, count], i) => {
     const snap = g.tensor(`guard/snapshot/${name}`, [count], 'state');
-    guard(`save/${name}`, 'guard.save', count, 0, { src: t, halt }, { dst: snap });
+    guard(`save/${name}`, 'guard.save', count, 0, { src: t, halt }, { dst: snap, status }, { opens: i === 0 });
     return { name, t, snap, count };
   });
 
@@ -234,7 +234,7 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
   if (outAct && outAct.kind !== 'gelu') args.actGrad = { kind: outAct.kind, slope: outAct.slope };
   g.node({ label: outAct ? `loss+${outAct.kind}` : 'loss', layer: 'loss', phase: 'loss', pass: 'loss', args,
     reads: { y: output, target: model.target === 'label' ? labels : input }, writes: { loss, dy } });
-  guard('check/loss', 'guard.check', 1, GUARD_CODES.loss, { values: loss }, { status }, true);
+  guard('check/loss', 'guard.check', 1, GUARD_CODES.loss, { values: loss }, { status }, { atSlot: true });
 
   // Backward, last layer first (or the one before a fused output activation), down to the lowest
   // trainable layer (which needs no input gradient).
@@ -271,8 +271,8 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
       reads: { grad: grads, param: m.params, momentum: mom, status, halt }, writes: { param: m.params, momentum: mom } });
   }
   guard('check/parameters', 'guard.check', count, GUARD_CODES.parameter, { values: m.params }, { status });
-  for (const s of snapshots) guard(`restore/${s.name}`, 'guard.restore', s.count, 0, { src: s.snap, status, halt }, { dst: s.t });
-  guard('settle', 'guard.settle', 1, 0, { status }, { halt });
+  snapshots.forEach((s, i) => guard(`restore/${s.name}`, 'guard.restore', s.count, 0, { src: s.snap, status, halt }, { dst: s.t, halt },
+    { settles: i === snapshots.length - 1 }));
   return { ...m, graph: g, input, output, grads, grad, state, dataset, labelData, order, loss, status, halt };
 }
 

@@ -8,7 +8,7 @@ import { activationForwardPass, activationBackwardPass } from './activation_pass
 import { lossDispatches, lossParts, lossPrepare, type LossArgs } from './loss.ts';
 import { adamPass } from './adam.ts';
 import { sgdPass } from './sgd.ts';
-import { guardCheckPass, guardClearPass, guardRestorePass, guardSavePass, guardSettlePass } from './guard.ts';
+import { guardCheckPass, guardRestorePass, guardSavePass } from './guard.ts';
 import {
   avgpoolBackwardPass, avgpoolForwardPass, batchnormBackwardPass, batchnormEvalPass, batchnormTrainPass, dropoutBackwardPass,
   dropoutForwardPass, upsampleBackwardPass, upsampleForwardPass,
@@ -53,11 +53,9 @@ export const PASSES = {
   'loss': lossPass,
   'optimizer.adam': adamPass,
   'optimizer.sgd': sgdPass,
-  'guard.clear': guardClearPass,
   'guard.check': guardCheckPass,
   'guard.save': guardSavePass,
   'guard.restore': guardRestorePass,
-  'guard.settle': guardSettlePass,
 } as const;
 
 export type PassTable = typeof PASSES;
