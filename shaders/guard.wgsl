@@ -5,20 +5,19 @@
 // the last good ones. The status ring is read back with the loss ring: no extra synchronisation.
 
 struct Guard {
-  count: u32,        // elements to check or copy
+  count: u32,        // elements to check
   status_index: u32, // this step's slot ×2 in `status`: [code bits, first bad element]
   code: u32,         // the bit this check sets: 1 loss, 2 gradient, 4 parameter
   sticky: u32,       // 1: a flagged step halts all later updates (stop); 0: only itself (skip)
   offset: u32,       // first element of `values` to check (the loss check looks at this step's ring slot)
   also: u32,         // 1: this save also opens the step's slot; 2: this restore also settles the halt
+  n: vec3u,          // save and restore: vec4s of each of the up to three tensors copied (0: none)
 }
 
 @group(0) @binding(0) var<uniform> p: Guard;
 @group(0) @binding(1) var<storage, read_write> status: array<atomic<u32>>;
 @group(0) @binding(2) var<storage, read_write> halt: array<atomic<u32>>; // [0]: set once a stop-mode step failed
 @group(0) @binding(3) var<storage, read> values: array<u32>;             // f32 bits
-@group(0) @binding(4) var<storage, read> src: array<u32>;
-@group(0) @binding(5) var<storage, read_write> dst: array<u32>;
 
 fn non_finite(bits: u32) -> bool { return (bits & 0x7f800000u) == 0x7f800000u; }
 
@@ -49,32 +48,11 @@ fn settle(i: u32) {
   if (p.sticky != 0u && atomicLoad(&status[p.status_index]) != 0u) { atomicStore(&halt[0], 1u); }
 }
 
-// Snapshot before the step: copies src to dst unless a stop-mode failure already froze the state.
-@compute @workgroup_size(WG)
-fn save(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat_id(gid, nwg);
-  open_slot(i);
-  if (i >= p.count || atomicLoad(&halt[0]) != 0u) { return; }
-  dst[i] = src[i];
-}
-
-// After the step: puts the snapshot (src) back into the live state (dst) when this step was
-// flagged or the run is halted, so nothing non-finite survives a step.
-@compute @workgroup_size(WG)
-fn restore(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat_id(gid, nwg);
-  settle(i);
-  if (i >= p.count) { return; }
-  if (atomicLoad(&status[p.status_index]) != 0u || atomicLoad(&halt[0]) != 0u) { dst[i] = src[i]; }
-}
-
-// The same checks and copies four words an invocation, for counts that are multiples of 4 (the
-// flat parameter and optimizer-state buffers; src/ops/guard.ts picks these): on software adapters
-// per-invocation cost and scalar gathers dominate passes this small, and the halt and status words
-// are then read once per 4 elements. Same results as the scalar entries.
-@group(0) @binding(6) var<storage, read> values4: array<vec4u>;
-@group(0) @binding(7) var<storage, read> src4: array<vec4u>;
-@group(0) @binding(8) var<storage, read_write> dst4: array<vec4u>;
+// The same check four words an invocation, for counts that are multiples of 4 (the flat parameter
+// and optimizer-state buffers; src/ops/guard.ts picks it): on software adapters per-invocation cost
+// and scalar gathers dominate passes this small, and the status word is then touched once per 4
+// elements. Same results as the scalar entry.
+@group(0) @binding(4) var<storage, read> values4: array<vec4u>;
 
 @compute @workgroup_size(WG)
 fn check4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -87,18 +65,43 @@ fn check4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nw
   atomicMin(&status[p.status_index + 1u], 4u * i + first);
 }
 
-@compute @workgroup_size(WG)
-fn save4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flat_id(gid, nwg);
-  open_slot(i);
-  if (i >= p.count / 4u || atomicLoad(&halt[0]) != 0u) { return; }
-  dst4[i] = src4[i];
+// Snapshots and restores copy up to three tensors a dispatch — the parameters and the optimizer's
+// state (Adam's m and v) are three flat buffers of one length — four words an invocation: s0..s2 to
+// d0..d2, n vec4s each (a missing one binds placeholders, n 0). Three pairs, the status and the
+// halt word are 8 storage buffers, WebGPU's default limit per stage. The host lays the flat buffers
+// out in whole vec4s (PARAM_ALIGN), and checks.
+@group(0) @binding(5) var<storage, read> s0: array<vec4u>;
+@group(0) @binding(6) var<storage, read> s1: array<vec4u>;
+@group(0) @binding(7) var<storage, read> s2: array<vec4u>;
+@group(0) @binding(8) var<storage, read_write> d0: array<vec4u>;
+@group(0) @binding(9) var<storage, read_write> d1: array<vec4u>;
+@group(0) @binding(10) var<storage, read_write> d2: array<vec4u>;
+
+// Invocation i copies vec4 i of the first tensor, or of the second past it, or the third.
+fn copy3(i: u32) {
+  if (i < p.n.x) { d0[i] = s0[i]; return; }
+  let j = i - p.n.x;
+  if (j < p.n.y) { d1[j] = s1[j]; return; }
+  let k = j - p.n.y;
+  if (k < p.n.z) { d2[k] = s2[k]; }
 }
 
+// Snapshot before the step: copies the live state (s) to the snapshot (d) unless a stop-mode
+// failure already froze the state.
 @compute @workgroup_size(WG)
-fn restore4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn save(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(gid, nwg);
+  open_slot(i);
+  if (atomicLoad(&halt[0]) != 0u) { return; }
+  copy3(i);
+}
+
+// After the step: puts the snapshot (s) back into the live state (d) when this step was flagged or
+// the run is halted, so nothing non-finite survives a step.
+@compute @workgroup_size(WG)
+fn restore(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
   settle(i);
-  if (i >= p.count / 4u) { return; }
-  if (atomicLoad(&status[p.status_index]) != 0u || atomicLoad(&halt[0]) != 0u) { dst4[i] = src4[i]; }
+  if (atomicLoad(&status[p.status_index]) == 0u && atomicLoad(&halt[0]) == 0u) { return; }
+  copy3(i);
 }

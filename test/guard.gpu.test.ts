@@ -77,56 +77,81 @@ describe('non-finite guard', () => {
     expect(r.losses.slice(1).every(Number.isFinite)).toBe(true);
   });
 
-  // The passes themselves, on counts that take the scalar kernels (odd) and the vec4 ones (× 4).
+  // The check itself, on counts that take the scalar kernel (odd) and the vec4 one (× 4).
   for (const count of [1001, 1000]) {
-    it(`check, save and restore over ${count} elements (${count % 4 === 0 ? 'vec4' : 'scalar'} kernels): first bad element, copies`, async () => {
+    it(`check over ${count} elements (${count % 4 === 0 ? 'vec4' : 'scalar'} kernel): the first bad element`, async () => {
       const g = await gpu();
       await scoped(g, async () => {
-        const build = (pass: typeof guardCheckPass, a: GuardArgs, io: Record<string, GPUBuffer>): Dispatch => {
-          const [d] = pass.variants[0]!.build(g.device, a, io, pass.name);
-          expect(d!.kernel.label, pass.name).toBe(`guard.${pass.name.slice(6)}${a.count % 4 === 0 ? '4' : ''}`);
-          return d!;
-        };
         const values = Float32Array.from({ length: count }, (_, i) => i * 0.5);
         // Bad elements at 998 and 6 (the third component of vec4 1): the first, 6, is reported.
         values[998] = Number.POSITIVE_INFINITY;
         values[6] = Number.NaN;
-        const bv = upload(g, values, 'values');
-        const status = upload(g, [7, 7], 'status', true);
-        const halt = upload(g, [0, 0, 0, 0], 'halt', true);
-        const snap = empty(g, count, 'snapshot');
-        const live = upload(g, values.map((v) => v + 1), 'live');
-        const a: GuardArgs = { count, code: 2, sticky: true };
-        // The first save of a step also opens its status slot (it held 7, 7).
-        await run(g, [
-          build(guardSavePass, { ...a, opens: true }, { src: live, halt, dst: snap, status }),
-          build(guardCheckPass, a, { values: bv, status }),
-        ]);
+        const status = upload(g, [0, -1], 'status', true);
+        const [d] = guardCheckPass.variants[0]!.build(g.device, { count, code: 2, sticky: true }, { values: upload(g, values, 'values'), status }, 'check');
+        expect(d!.kernel.label).toBe(`guard.check${count % 4 === 0 ? '4' : ''}`);
+        await run(g, [d!]);
         expect(Array.from(await readbackInt(g, status, 2))).toEqual([2, 6]);
-        expect(Array.from(await readback(g, snap, count))).toEqual(Array.from(await readback(g, live, count)));
-        // The step was flagged, so restore puts the snapshot back over whatever the step wrote.
-        g.device.queue.writeBuffer(live, 0, new Float32Array(count).fill(-3));
-        await run(g, [build(guardRestorePass, a, { src: snap, status, halt, dst: live })]);
-        expect(Array.from(await readback(g, live, count))).toEqual(Array.from(values.map((v) => Math.fround(v + 1))));
-        expect(Array.from(await readbackInt(g, halt, 1)), 'only a settling restore sets the halt').toEqual([0]);
-        // Unflagged (a save that opens the slot again), restore leaves the live state alone.
-        await run(g, [build(guardSavePass, { ...a, opens: true }, { src: live, halt, dst: snap, status })]);
-        expect(Array.from(await readbackInt(g, status, 2))).toEqual([0, -1]);
-        g.device.queue.writeBuffer(live, 0, new Float32Array(count).fill(-3));
-        await run(g, [build(guardRestorePass, { ...a, settles: true }, { src: snap, status, halt, dst: live })]);
-        expect((await readback(g, live, count)).every((v) => v === -3)).toBe(true);
-        expect(Array.from(await readbackInt(g, halt, 1)), 'an unflagged step does not halt').toEqual([0]);
-        // Flagged in stop mode, the settling restore halts the run; skip mode (not sticky) does not.
-        await run(g, [build(guardCheckPass, a, { values: bv, status }), build(guardRestorePass, { ...a, sticky: false, settles: true }, { src: snap, status, halt, dst: live })]);
-        expect(Array.from(await readbackInt(g, halt, 1))).toEqual([0]);
-        await run(g, [build(guardRestorePass, { ...a, settles: true }, { src: snap, status, halt, dst: live })]);
-        expect(Array.from(await readbackInt(g, halt, 1))).toEqual([1]);
-        // Halted, the next step's save still opens its slot but copies nothing.
-        g.device.queue.writeBuffer(live, 0, new Float32Array(count).fill(5));
-        await run(g, [build(guardSavePass, { ...a, opens: true }, { src: live, halt, dst: snap, status })]);
-        expect(Array.from(await readbackInt(g, status, 2))).toEqual([0, -1]);
-        expect((await readback(g, snap, count)).every((v) => v === 5)).toBe(false);
       });
     });
   }
+
+  // Saves and restores: one to three tensors a dispatch (Adam's parameters, m and v; SGD's two).
+  for (const counts of [[1000], [1000, 64], [1000, 64, 8]]) {
+    it(`save and restore of ${counts.length} tensor(s) in one dispatch: copies, opening the slot, settling the halt`, async () => {
+      const g = await gpu();
+      await scoped(g, async () => {
+        const build = (pass: typeof guardSavePass, a: GuardArgs, io: Record<string, GPUBuffer>): Dispatch => {
+          const ds = pass.variants[0]!.build(g.device, a, io, pass.name);
+          expect(ds.map((d) => d.kernel.label)).toEqual([`guard.${pass.name.slice(6)}`]);
+          return ds[0]!;
+        };
+        const io = (side: 'src' | 'dst', bufs: GPUBuffer[]) => Object.fromEntries(bufs.map((b, k) => [`${side}${k}`, b]));
+        const data = counts.map((n, k) => Float32Array.from({ length: n }, (_, i) => k * 1000 + i * 0.5));
+        const live = data.map((d, k) => upload(g, d, `live${k}`));
+        const snap = counts.map((n, k) => empty(g, n, `snap${k}`));
+        const status = upload(g, [7, 7], 'status', true);
+        const halt = upload(g, [0, 0, 0, 0], 'halt', true);
+        const bad = upload(g, [Number.NaN], 'bad');
+        const a: GuardArgs = { count: 0, code: 0, sticky: true, counts };
+        const read = async (bufs: GPUBuffer[]) => Promise.all(bufs.map((b, k) => readback(g, b, counts[k]!)));
+        const fill = (bufs: GPUBuffer[], v: number) => bufs.forEach((b, k) => g.device.queue.writeBuffer(b, 0, new Float32Array(counts[k]!).fill(v)));
+        const save = (o: Partial<GuardArgs> = {}) => build(guardSavePass, { ...a, ...o }, { ...io('src', live), halt, ...io('dst', snap), status });
+        const restore = (o: Partial<GuardArgs> = {}) => build(guardRestorePass, { ...a, ...o }, { ...io('src', snap), status, halt, ...io('dst', live) });
+        const flag = () => guardCheckPass.variants[0]!.build(g.device, { count: 1, code: 1, sticky: true }, { values: bad, status }, 'flag')[0]!;
+
+        // The first save of a step opens its status slot (it held 7, 7) and copies every tensor.
+        await run(g, [save({ opens: true })]);
+        expect(Array.from(await readbackInt(g, status, 2))).toEqual([0, -1]);
+        expect((await read(snap)).map((x) => Array.from(x))).toEqual(data.map((x) => Array.from(x)));
+        // Unflagged, a restore leaves the live state alone, and a settling one does not halt.
+        fill(live, -3);
+        await run(g, [restore({ settles: true })]);
+        expect((await read(live)).every((x) => x.every((v) => v === -3))).toBe(true);
+        expect(Array.from(await readbackInt(g, halt, 1))).toEqual([0]);
+        // Flagged, every tensor gets its snapshot back; a restore that does not settle leaves the
+        // halt alone, and in skip mode (not sticky) neither does a settling one.
+        await run(g, [flag(), restore()]);
+        expect((await read(live)).map((x) => Array.from(x))).toEqual(data.map((x) => Array.from(x)));
+        await run(g, [restore({ settles: true, sticky: false })]);
+        expect(Array.from(await readbackInt(g, halt, 1))).toEqual([0]);
+        // In stop mode the settling restore halts the run...
+        await run(g, [restore({ settles: true })]);
+        expect(Array.from(await readbackInt(g, halt, 1))).toEqual([1]);
+        // ...and the next step's save still opens its slot but copies nothing.
+        fill(live, 5);
+        await run(g, [save({ opens: true })]);
+        expect(Array.from(await readbackInt(g, status, 2))).toEqual([0, -1]);
+        expect((await read(snap)).map((x) => Array.from(x))).toEqual(data.map((x) => Array.from(x)));
+      });
+    });
+  }
+
+  it('a save is refused for more tensors than one dispatch binds, or counts that are not whole vec4s', async () => {
+    const g = await gpu();
+    const b = (n: number) => empty(g, n, 'b');
+    const build = (counts: number[]) => guardSavePass.variants[0]!.build(g.device, { count: 0, code: 0, sticky: true, counts },
+      { src0: b(8), src1: b(8), src2: b(8), dst0: b(8), dst1: b(8), dst2: b(8), halt: b(4), status: b(2) }, 'save');
+    expect(() => build([8, 8, 8, 8])).toThrow(/save copies 1 to 3 tensors of whole vec4s, got \[8, 8, 8, 8\]/);
+    expect(() => build([6])).toThrow(/whole vec4s/);
+  });
 });

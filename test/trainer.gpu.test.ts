@@ -36,8 +36,8 @@ async function train(optimizer: OptimizerConfig, steps: number, tuned = false) {
     const params = await t.params();
     t.destroy();
     // Tuning and training free what they made (every candidate's buffers, uniforms included); only
-    // the device's two shared 16-byte stand-ins (placeholder, loss sink) may stay.
-    expect(g.liveBytes() - before, 'GPU bytes left after tuning, training and destroy()').toBeLessThanOrEqual(32);
+    // the device's shared 16-byte stand-ins (placeholder, loss sink, the guard's write placeholders) may stay.
+    expect(g.liveBytes() - before, 'GPU bytes left after tuning, training and destroy()').toBeLessThanOrEqual(64);
     return { losses, params };
   });
 }

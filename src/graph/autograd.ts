@@ -12,6 +12,7 @@ import type { AdamOptions } from '../ops/adam.ts';
 import type { SgdOptions } from '../ops/sgd.ts';
 import { Graph, size, type Tensor } from './graph.ts';
 import type { PassArgs } from '../ops/passes.ts';
+import { GUARD_COPY_MAX } from '../ops/guard.ts';
 
 /** Guard status bits (shaders/guard.wgsl): which check flagged a step. */
 export const GUARD_CODES = { loss: 1, gradient: 2, parameter: 4 } as const;
@@ -194,19 +195,23 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
   const loss = g.tensor('loss', [c.lossRing], 'loss');
   const status = g.tensor('guard/status', [2 * c.lossRing], 'loss', 'u32');
   const halt = g.tensor('guard/halt', [4], 'loss', 'u32');
-  const guard = (label: string, pass: 'guard.check' | 'guard.save' | 'guard.restore',
-    count: number, code: number, reads: Record<string, Tensor>, writes: Record<string, Tensor>, o: { atSlot?: boolean; opens?: boolean; settles?: boolean } = {}) =>
-    g.node({ label: `guard/${label}`, layer: 'guard', phase: 'guard', pass, args: { count, code, sticky, ...o }, reads, writes });
+  const check = (label: string, count: number, code: number, values: Tensor, atSlot = false) =>
+    g.node({ label: `guard/check/${label}`, layer: 'guard', phase: 'guard', pass: 'guard.check', args: { count, code, sticky, atSlot },
+      reads: { values }, writes: { status } });
   const optState = c.optimizer.kind === 'sgd' ? ['sgd/momentum'] : ['adam/m', 'adam/v'];
   const state = new Map(optState.map((name) => [name, g.tensor(name, [m.layout.trainable], 'state')]));
   const live: [string, Tensor, number][] = [['params', m.params, m.layout.trainable],
     ...[...state].map(([name, t]): [string, Tensor, number] => [name, t, m.layout.trainable])];
   if (model.buffers.some((b) => b.dtype === 'f32')) live.push(['buffers', m.buffers, m.bufLayout.total]);
-  const snapshots = live.map(([name, t, count], i) => {
-    const snap = g.tensor(`guard/snapshot/${name}`, [count], 'state');
-    guard(`save/${name}`, 'guard.save', count, 0, { src: t, halt }, { dst: snap, status }, { opens: i === 0 });
-    return { name, t, snap, count };
-  });
+  // One save (and later one restore) per three tensors: Adam's parameters, m and v are one dispatch.
+  const snapshots = live.map(([name, t, count]) => ({ name, t, count, snap: g.tensor(`guard/snapshot/${name}`, [count], 'state') }));
+  const groups = Array.from({ length: Math.ceil(snapshots.length / GUARD_COPY_MAX) }, (_, i) => snapshots.slice(i * GUARD_COPY_MAX, (i + 1) * GUARD_COPY_MAX));
+  const pairs = (grp: typeof snapshots, from: 't' | 'snap', side: 'src' | 'dst') => Object.fromEntries(grp.map((x, k) => [`${side}${k}`, x[from]]));
+  const copies = (grp: typeof snapshots, o: { opens?: boolean; settles?: boolean }) =>
+    ({ count: 0, code: 0, sticky, counts: grp.map((x) => x.count), ...o });
+  const groupLabel = (grp: typeof snapshots) => grp.map((x) => x.name).join('+');
+  groups.forEach((grp, i) => g.node({ label: `guard/save/${groupLabel(grp)}`, layer: 'guard', phase: 'guard', pass: 'guard.save',
+    args: copies(grp, { opens: i === 0 }), reads: { ...pairs(grp, 't', 'src'), halt }, writes: { ...pairs(grp, 'snap', 'dst'), status } }));
 
   // Data: the batch is gathered from the resident bytes and scaled; labels come along.
   const recordSize = size(model.input);
@@ -234,7 +239,7 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
   if (outAct && outAct.kind !== 'gelu') args.actGrad = { kind: outAct.kind, slope: outAct.slope };
   g.node({ label: outAct ? `loss+${outAct.kind}` : 'loss', layer: 'loss', phase: 'loss', pass: 'loss', args,
     reads: { y: output, target: model.target === 'label' ? labels : input }, writes: { loss, dy } });
-  guard('check/loss', 'guard.check', 1, GUARD_CODES.loss, { values: loss }, { status }, { atSlot: true });
+  check('loss', 1, GUARD_CODES.loss, loss, true);
 
   // Backward, last layer first (or the one before a fused output activation), down to the lowest
   // trainable layer (which needs no input gradient).
@@ -258,7 +263,7 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
   // Optimizer: one dispatch over the trainable prefix of the flat parameter buffer, skipped when
   // the guard flagged this step (or, stopping, any earlier one).
   const count = m.layout.trainable;
-  guard('check/gradients', 'guard.check', count, GUARD_CODES.gradient, { values: grads }, { status });
+  check('gradients', count, GUARD_CODES.gradient, grads);
   const opt = c.optimizer;
   if (opt.kind === 'adam' || opt.kind === 'adamw') {
     const [mm, v] = [state.get('adam/m')!, state.get('adam/v')!];
@@ -270,9 +275,9 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
     g.node({ label: 'optimizer/sgd', layer: 'optimizer', phase: 'optimizer', pass: 'optimizer.sgd', args: { count, options: opt.options },
       reads: { grad: grads, param: m.params, momentum: mom, status, halt }, writes: { param: m.params, momentum: mom } });
   }
-  guard('check/parameters', 'guard.check', count, GUARD_CODES.parameter, { values: m.params }, { status });
-  snapshots.forEach((s, i) => guard(`restore/${s.name}`, 'guard.restore', s.count, 0, { src: s.snap, status, halt }, { dst: s.t, halt },
-    { settles: i === snapshots.length - 1 }));
+  check('parameters', count, GUARD_CODES.parameter, m.params);
+  groups.forEach((grp, i) => g.node({ label: `guard/restore/${groupLabel(grp)}`, layer: 'guard', phase: 'guard', pass: 'guard.restore',
+    args: copies(grp, { settles: i === groups.length - 1 }), reads: { ...pairs(grp, 'snap', 'src'), status, halt }, writes: { ...pairs(grp, 't', 'dst'), halt } }));
   return { ...m, graph: g, input, output, grads, grad, state, dataset, labelData, order, loss, status, halt };
 }
 

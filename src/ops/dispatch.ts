@@ -59,4 +59,21 @@ export function placeholder(device: GPUDevice): GPUBuffer {
   return b;
 }
 
+const placeholdersOut = new WeakMap<GPUDevice, GPUBuffer[]>();
+
+/**
+ * Placeholders for unused read_write bindings, `k` telling apart several in one dispatch: WebGPU
+ * lets no dispatch write a buffer it also reads (the read-only `placeholder`), or bind one
+ * writable buffer twice.
+ */
+export function placeholderOut(device: GPUDevice, k = 0): GPUBuffer {
+  let list = placeholdersOut.get(device);
+  if (!list) {
+    list = [];
+    placeholdersOut.set(device, list);
+  }
+  while (list.length <= k) list.push(device.createBuffer({ label: `kiln.placeholder.out${list.length}`, size: 16, usage: GPUBufferUsage.STORAGE }));
+  return list[k]!;
+}
+
 export { pair, checkShape4, fmt, type Pair, type Shape4 } from '../geometry/util.ts';
