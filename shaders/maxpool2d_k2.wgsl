@@ -51,30 +51,17 @@ fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) n
   argmax4[k.out] = vec4i(o0.at, o1.at, o2.at, o3.at);
 }
 
-// The windows do not overlap, so each input pixel takes the gradient of its one window where it
-// was the argmax, and 0 elsewhere: written directly, no gather, no atomics.
-fn routed(k: Block, dy: vec4f, a: vec4i, r: i32) -> array<vec4f, 2> {
-  let w = p.in_size.y;
-  let base = k.at0 + r * w; // this row's first pixel index within the plane
-  return array<vec4f, 2>(
-    vec4f(select(0.0, dy.x, a.x == base), select(0.0, dy.x, a.x == base + 1), select(0.0, dy.y, a.y == base + 2), select(0.0, dy.y, a.y == base + 3)),
-    vec4f(select(0.0, dy.z, a.z == base + 4), select(0.0, dy.z, a.z == base + 5), select(0.0, dy.w, a.w == base + 6), select(0.0, dy.w, a.w == base + 7)));
-}
-
 @compute @workgroup_size(WG)
 fn backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(gid, nwg);
   if (i >= outputs4()) { return; }
   let k = block_of(i);
   let row = u32(p.in_size.y) / 4u;
-  let dy = g4[k.out];
-  let a = arg4[k.out];
-  let r0 = routed(k, dy, a, 0);
-  let r1 = routed(k, dy, a, 1);
-  dx4[k.in0] = r0[0];
-  dx4[k.in0 + 1u] = r0[1];
-  dx4[k.in0 + row] = r1[0];
-  dx4[k.in0 + row + 1u] = r1[1];
+  let r = route2x2(g4[k.out], arg4[k.out], k.at0, p.in_size.y);
+  dx4[k.in0] = r[0];
+  dx4[k.in0 + 1u] = r[1];
+  dx4[k.in0 + row] = r[2];
+  dx4[k.in0 + row + 1u] = r[3];
 }
 
 // The same, continued through the activation before the pool (ACT_GRAD). The activation's output
@@ -90,11 +77,9 @@ fn backward_act(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let d = g4[k.out];
   let dy = vec4f(activation_grad(ACT_GRAD, d.x, v.x), activation_grad(ACT_GRAD, d.y, v.y),
     activation_grad(ACT_GRAD, d.z, v.z), activation_grad(ACT_GRAD, d.w, v.w));
-  let a = arg4[k.out];
-  let r0 = routed(k, dy, a, 0);
-  let r1 = routed(k, dy, a, 1);
-  dx4[k.in0] = r0[0];
-  dx4[k.in0 + 1u] = r0[1];
-  dx4[k.in0 + row] = r1[0];
-  dx4[k.in0 + row + 1u] = r1[1];
+  let r = route2x2(dy, arg4[k.out], k.at0, p.in_size.y);
+  dx4[k.in0] = r[0];
+  dx4[k.in0 + 1u] = r[1];
+  dx4[k.in0 + row] = r[2];
+  dx4[k.in0 + row + 1u] = r[3];
 }

@@ -1,6 +1,6 @@
-// One 2×2 max-pool window, from registers: shared by the vec4 2×2 pool (maxpool2d_k2.wgsl) and the
-// convolution that pools as it stores (conv_igemm_row3.wgsl), so the two pick the same maximum and
-// the same argmax, bit for bit.
+// 2×2 max-pool windows in registers, shared by the vec4 2×2 pool (maxpool2d_k2.wgsl) and the
+// convolutions that pool as they store, or route an input gradient through a pool as they store
+// (conv_igemm_row3.wgsl): so both pick the same maximum and argmax, and route the same way.
 
 // The first maximum in row-major order wins; a NaN wins and stays (as maxpool2d.wgsl, and PyTorch).
 // `|` and `&`, not `||` and `&&`: WGSL's short-circuit operators are control flow, which software
@@ -20,4 +20,17 @@ fn window(a: vec2f, b: vec2f, at: i32, w: i32) -> Best {
   i = select(i, at + w, c2);
   let c3 = better(b.y, v);
   return Best(select(v, b.y, c3), select(i, at + w + 1, c3));
+}
+
+// The gradient dy of 4 side-by-side windows (argmaxes a: iy·W + ix within the plane) routed to the
+// 2 × 8 input pixels under them, whose top-left pixel is `base` in a plane of width w: the top
+// row's 8 values are [0], [1], the bottom row's [2], [3]. The windows do not overlap, so each pixel takes its one window's
+// gradient where it was the argmax and 0 elsewhere: written directly, no gather, no atomics.
+fn route2x2(dy: vec4f, a: vec4i, base: i32, w: i32) -> array<vec4f, 4> {
+  let b = base + w;
+  return array<vec4f, 4>(
+    vec4f(select(0.0, dy.x, a.x == base), select(0.0, dy.x, a.x == base + 1), select(0.0, dy.y, a.y == base + 2), select(0.0, dy.y, a.y == base + 3)),
+    vec4f(select(0.0, dy.z, a.z == base + 4), select(0.0, dy.z, a.z == base + 5), select(0.0, dy.w, a.w == base + 6), select(0.0, dy.w, a.w == base + 7)),
+    vec4f(select(0.0, dy.x, a.x == b), select(0.0, dy.x, a.x == b + 1), select(0.0, dy.y, a.y == b + 2), select(0.0, dy.y, a.y == b + 3)),
+    vec4f(select(0.0, dy.z, a.z == b + 4), select(0.0, dy.z, a.z == b + 5), select(0.0, dy.w, a.w == b + 6), select(0.0, dy.w, a.w == b + 7)));
 }

@@ -5,10 +5,12 @@
 // conv's input gradient, conv.transposed the reverse, conv.grad_params both weight gradients.
 // A variant that cannot run a shape here says why; those are printed, and counted, never dropped.
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONV, CONVT, ACTS, POOL_CASES, forwardChecks, prepareConv, roleChecks, runCheck, runPoolCheck, sweepVariant, type GpuIo, type Sweep } from './variant_sweep.ts';
+import { CONV, CONVT, ACTS, POOL_CASES, UNPOOL_CASES, forwardChecks, prepareConv, roleChecks, runCheck, runPoolCheck, runUnpoolCheck, sweepVariant, type GpuIo, type Sweep } from './variant_sweep.ts';
 import { capsOf, CONV_PASSES, convForwardPass, convGradParamsPass, convTransposedPass, type ConvArgs } from '../src/ops/conv_passes.ts';
 import { empty, gpu, readback, run, scoped, upload } from './gpu.ts';
 import { pool2dGeometry } from '../src/geometry/pool.ts';
+import { swapSides } from '../src/geometry/conv.ts';
+import { maxpoolBackwardActPass } from '../src/ops/maxpool2d.ts';
 
 // The cases, references, roles and comparison live in variant_sweep.ts, shared with the device
 // check (scripts/device-check.ts). The forward kernels see batches 1, 2, 4 and 8; batch 32
@@ -116,6 +118,49 @@ describe('a 2×2 max pool fused after the activation: pooled output and argmax',
     });
     expect(outs[0]![0]).toEqual(outs[1]![0]);
     expect(outs[0]![1]).toEqual(outs[1]![1]);
+  });
+});
+
+describe("an input gradient continued through the pool's and activation's backward as it is stored", () => {
+  convTransposedPass.variants.forEach((v, i) => {
+    const act = ([...ACTS, undefined] as const)[i % (ACTS.length + 1)];
+    it(`conv.transposed ${v.name} + pool + ${act ?? 'no activation'} backward`, async () => {
+      const g = await gpu();
+      let ran = 0;
+      for (const c of UNPOOL_CASES) {
+        const r = await runUnpoolCheck(g, io, v, c, act);
+        if (r.skipped) { unsupportedSeen.push(`conv.transposed ${v.name} + unpool, ${c.name}: ${r.skipped}`); continue; }
+        ran++;
+        expect(r.bad).toEqual([]);
+      }
+      // Every variant does it (in its store, or with the pool's backward kernel after it) wherever it runs.
+      const runs = UNPOOL_CASES.filter((c) => !v.unsupported?.(capsOf(g.device), { g: swapSides(prepareConv(c).g), bias: false })).length;
+      expect(ran).toBe(runs);
+    });
+  });
+
+  it('the row kernel doing it in its store equals the pass then the pool kernel, bit for bit', async () => {
+    const g = await gpu();
+    const v = convTransposedPass.variants.find((x) => x.name === 'row3-r16')!;
+    const c = prepareConv(UNPOOL_CASES[0]!);
+    const full = [2, 16, 32, 32];
+    const argmax = Int32Array.from({ length: 2 * 16 * 16 * 16 }, (_, i) => { const ox = i % 16, oy = (i >> 4) % 16; return (2 * oy + (i % 2)) * 32 + 2 * ox + ((i >> 1) % 2); });
+    const py = Float32Array.from({ length: argmax.length }, (_, i) => Math.sin(i) * 2);
+    const args: ConvArgs = { g: swapSides(c.g), bias: false, unpool: pool2dGeometry(full, { kernel: 2, stride: 2 }), actGrad: 'selu' };
+    const outs: Uint32Array[] = [];
+    await scoped(g, async () => {
+      for (const fused of [true, false]) {
+        const bufs = { x: upload(g, c.dy.data, 'x'), w: upload(g, c.w.data, 'w'), argmax: upload(g, new Float32Array(argmax.buffer), 'argmax'), py: upload(g, py, 'py'),
+          y: empty(g, 4 * argmax.length, 'y'), scratch: empty(g, v.scratch!(args), 'scratch'), stage: empty(g, argmax.length, 'stage') };
+        // Apart: the row kernel's plain pass into the stage, then maxpool2d_k2's backward_act.
+        const ds = fused ? v.build(g.device, args, bufs, 'fused')
+          : [...v.build(g.device, { g: args.g, bias: false }, { ...bufs, y: bufs.stage }, 'pass'),
+            ...maxpoolBackwardActPass.variants[0]!.build(g.device, { g: args.unpool!, kind: 'selu', slope: 0.01 }, { dy: bufs.stage, argmax: bufs.argmax, y: bufs.py, dx: bufs.y }, 'pool')];
+        await run(g, ds);
+        outs.push(new Uint32Array((await readback(g, bufs.y, 4 * argmax.length)).buffer));
+      }
+    });
+    expect(outs[0]).toEqual(outs[1]);
   });
 });
 

@@ -85,7 +85,8 @@ describe('the step plan', () => {
   const plan = planStep(tg.graph);
 
   it('reuses memory: fewer transient bytes than one buffer per tensor, and reports the peak', () => {
-    expect(plan.transientBytes).toBeLessThan(0.75 * plan.naiveTransientBytes);
+    // (Fused passes leave fewer tensors to share slots: 24 % saved at batch 32 with the pools fused.)
+    expect(plan.transientBytes).toBeLessThan(0.8 * plan.naiveTransientBytes);
     expect(plan.peakBytes).toBe(plan.transientBytes + plan.persistentBytes);
     expect(describePlan(plan)).toMatch(/peak: \d+\.\d\d MiB/);
   });
@@ -119,11 +120,13 @@ describe('the step plan', () => {
     expect(phases.filter((p) => p === 'optimizer')).toHaveLength(1);
     // conv1.0 needs no input gradient: nothing before it has parameters.
     expect(tg.graph.nodes.map((n) => n.label)).not.toContain('conv1.0/backward/dx');
-    expect(tg.graph.nodes.map((n) => n.label)).toContain('conv2.0/backward/dx');
+    // conv2.0's input gradient goes on through conv1's pool and SELU backward as it is stored.
+    expect(tg.graph.nodes.map((n) => n.label)).toContain('conv2.0/backward/dx+maxpool+selu');
+    expect(tg.graph.nodes.filter((n) => n.layer === 'conv1.2')).toEqual([]);
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.0/backward/params');
     // conv → SELU → max-pool: SELU's forward and the pool's are fused into the conv (the
     // full-resolution activation is no tensor at all), SELU's backward into the pool's.
-    expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.2/backward+selu');
+    expect(tg.graph.nodes.map((n) => n.label)).toContain('conv2.2/backward+selu');
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.0/forward+selu+maxpool');
     expect(tg.graph.nodes.filter((n) => n.layer === 'conv1.1')).toEqual([]);
     expect(tg.graph.nodes.filter((n) => n.layer === 'conv1.2' && n.phase === 'forward')).toEqual([]);

@@ -6,7 +6,7 @@
 import { conv2d, conv2dBackward } from './reference/conv2d.ts';
 import { convTranspose2d, convTranspose2dBackward } from './reference/conv_transpose2d.ts';
 import * as actRef from './reference/activations.ts';
-import { maxpool2d } from './reference/maxpool2d.ts';
+import { maxpool2d, maxpool2dBackward } from './reference/maxpool2d.ts';
 import { mulberry32, rand, type Tensor } from './reference/tensor.ts';
 import { pool2dGeometry } from '../src/geometry/pool.ts';
 import { conv2dGeometry, convTranspose2dGeometry, swapSides, type ConvGeometry } from '../src/geometry/conv.ts';
@@ -351,6 +351,56 @@ export async function runPoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c: C
         }
       }
       return out;
+    });
+  } finally {
+    for (const b of made) b.destroy();
+  }
+}
+
+/**
+ * Conv cases whose input gradient (conv.transposed) goes on through a 2×2 max pool before the conv
+ * (args.unpool): the seed's conv2.0, several channel blocks on whole-vec4 rows, and shapes only the
+ * pool kernel after the pass can take (stride 2 in height: two classes; odd widths).
+ */
+export const UNPOOL_CASES: ConvCase[] = [
+  { name: 'seed conv2.0, batch 2 (unpooled)', x: [2, 16, 16, 16], cOut: 32, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'k3 s1 p1, width 12, 40 → 36 channels', x: [2, 40, 5, 12], cOut: 36, k: [3, 3], s: [1, 1], p: [1, 1] },
+  { name: 'k3 s1 p1, width 20, stride 2 in height', x: [3, 5, 9, 20], cOut: 7, k: [3, 3], s: [2, 1], p: [2, 1] },
+  { name: 'k5 s3 p2', x: [2, 3, 11, 13], cOut: 16, k: [5, 5], s: [3, 3], p: [2, 2] },
+];
+
+/**
+ * Runs conv.transposed variant `v` as case c's input gradient continued through the backward of a
+ * 2×2 max pool before the conv and of activation `act` before that pool: the pool's input is
+ * act(z) for seeded z of twice the conv input's height and width, and the result must match
+ * act'(z)·maxpool_backward(conv2d input gradient) in float64 within 1e-4 + 1e-4·|ref|.
+ */
+export async function runUnpoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c: ConvCase, act: ConvArgs['act']): Promise<CheckResult> {
+  const r = prepareConv(c);
+  const [n, ch, h, w] = r.x.shape as [number, number, number, number];
+  const full = [n, ch, 2 * h, 2 * w];
+  const z = preActivations(full.reduce((a, b) => a * b, 1));
+  const a = { shape: full, data: act ? ACT_REF[act]!(z) : z };
+  const o = { kernel: [2, 2] as P, stride: [2, 2] as P, padding: [0, 0] as P };
+  const pooled = maxpool2d(a, o);
+  const routed = maxpool2dBackward(r.grads.dx, pooled.argmax, full).data;
+  const want = act ? ACT_BWD[act]!(z, routed) : routed;
+  const args: ConvArgs = { g: swapSides(r.g), bias: false, unpool: pool2dGeometry(full, o), ...(act ? { actGrad: act } : {}) };
+  const why = v.unsupported?.(capsOf(g.device), args);
+  if (why) return { bad: [], worst: 0, skipped: why };
+  const made: GPUBuffer[] = [];
+  const keep = (b: GPUBuffer) => (made.push(b), b);
+  try {
+    return await io.scoped(g, async () => {
+      const bufs: Record<string, GPUBuffer> = { x: keep(io.upload(g, r.dy.data, 'x')), w: keep(io.upload(g, r.w.data, 'w')),
+        argmax: keep(io.upload(g, new Float32Array(pooled.argmax.buffer), 'argmax')), py: keep(io.upload(g, Float32Array.from(pooled.y.data), 'py')),
+        y: keep(io.empty(g, want.length, 'y')) };
+      const scratch = v.scratch?.(args) ?? 0;
+      if (scratch > 0) bufs.scratch = keep(io.empty(g, scratch, 'scratch'));
+      const stage = v.stage?.(args) ?? 0;
+      if (stage > 0) bufs.stage = keep(io.empty(g, stage, 'stage'));
+      await io.run(g, v.build(g.device, args, bufs, `conv.transposed+unpool/${v.name}`));
+      return compare(await io.readback(g, bufs.y!, want.length), want, `${c.name} + pool + ${act ?? 'no activation'} backward: dx`);
     });
   } finally {
     for (const b of made) b.destroy();

@@ -249,15 +249,23 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
     // An activation right before a layer that can apply its backward (conv → act → pool) is
     // folded into that layer's backward, if its backward reads only its output.
     const prev = model.layers[i - 1];
-    const act = rec.fusesActivationGrad && prev && i - 1 > lowest && BACKWARD_FROM[prev.type as ActivationKind] === 'y'
-      ? LAYERS[prev.type]!.fusable?.(prev.fields) : undefined;
+    const gradFusable = (k: number) => {
+      const A = model.layers[k];
+      return A && k > lowest && BACKWARD_FROM[A.type as ActivationKind] === 'y' ? LAYERS[A.type]!.fusable?.(A.fields) : undefined;
+    };
+    // conv ← 2×2 max pool (← activation): the conv's input-gradient store goes on through the pool's
+    // backward and the activation's, so the gradient at the pool's output is never a tensor.
+    const poolG = rec.fusesPoolGrad && i > lowest ? fusablePool(prev, B) : undefined;
+    const poolGrad = poolG ? { g: poolG, argmax: saved[i - 1]!.argmax!, y: saved[i - 1]!.y, act: gradFusable(i - 2) } : undefined;
+    const act = !poolGrad && rec.fusesActivationGrad ? gradFusable(i - 1) : undefined;
     const fuse = act ? { ...act, y: saved[i - 1]!.y } : undefined;
-    const gx = rec.backward(builder(g, L, B, 'train', m, grad, c.seed ?? 0), L, saved[i]!, dy, i > lowest, fuse);
+    const gx = rec.backward(builder(g, L, B, 'train', m, grad, c.seed ?? 0), L, saved[i]!, dy, i > lowest, fuse, poolGrad);
     if (i > lowest) {
       if (!gx) throw new Error(`layer ${L.name} (${L.type}) returned no input gradient`);
       dy = gx;
     }
     if (fuse) i--; // that activation's backward is done
+    if (poolGrad) i -= poolGrad.act ? 2 : 1; // and those of the pool and its activation
   }
 
   // Optimizer: one dispatch over the trainable prefix of the flat parameter buffer, skipped when

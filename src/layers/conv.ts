@@ -5,7 +5,7 @@ import { ShapeError } from '../errors.ts';
 import { conv2dGeometry, convMacs, convTranspose2dGeometry, swapSides, type ConvGeometry } from '../geometry/conv.ts';
 import type { Pair } from '../geometry/util.ts';
 import type { Tensor } from '../graph/graph.ts';
-import type { FusableActivation, FusedGrad, FusedPool, Layer, LayerBuilder, LayerRecord, Shape } from './types.ts';
+import type { FusableActivation, FusedGrad, FusedPool, FusedPoolGrad, Layer, LayerBuilder, LayerRecord, Shape } from './types.ts';
 
 export interface ConvFields { out: number; kernel: Pair; stride: Pair; padding: Pair; dilation: Pair; groups: number; bias: boolean }
 export interface ConvTFields extends ConvFields { outputPadding: Pair }
@@ -73,15 +73,30 @@ export const convNodes = {
       { g, act: fuse?.kind, slope: fuse?.slope, bias: f.bias }, { x, ...io(b, f) }, { y });
     return { x, y };
   },
-  backward(b: LayerBuilder, f: { bias: boolean }, x: Tensor, dy: Tensor, needDx: boolean, g: ConvGeometry, fuse?: FusedGrad): Tensor | undefined {
+  backward(b: LayerBuilder, f: { bias: boolean }, x: Tensor, dy: Tensor, needDx: boolean, g: ConvGeometry, fuse?: FusedGrad, poolGrad?: FusedPoolGrad): Tensor | undefined {
     const dw = b.grad('weight');
     if (dw) {
       const db = f.bias ? b.grad('bias') : undefined;
       b.node('backward', 'backward/params', 'conv.grad_params', { g, bias: !!db }, { x, dy }, db ? { dw, db } : { dw });
     }
+    if (needDx && poolGrad) return unpoolDxNode(b, g, dy, poolGrad);
     return needDx ? dxNode(b, 'conv.transposed', g, x, dy, fuse) : undefined;
   },
 };
+
+/**
+ * A conv's input-gradient node (conv.transposed) continued through the backward of the 2×2 max
+ * pool before the conv and of the activation before that pool: the gradient at the pool's output
+ * never becomes a tensor (conv2.0's input gradient in the CAE, routed straight to conv1's SELU).
+ */
+function unpoolDxNode(b: LayerBuilder, g: ConvGeometry, dy: Tensor, p: FusedPoolGrad): Tensor {
+  const dx = b.tensor('grad_in', p.g.inShape);
+  const act = p.act;
+  b.node('backward', `backward/dx+maxpool${act ? `+${act.kind}` : ''}`, 'conv.transposed',
+    { g: swapSides(g), bias: false, unpool: p.g, ...(act ? { actGrad: act.kind, gradSlope: act.slope } : {}) },
+    { x: dy, w: b.param('weight'), argmax: p.argmax, py: p.y }, { y: dx });
+  return dx;
+}
 
 /**
  * The input-gradient node of a conv (pass conv.transposed) or transposed conv (conv.forward) with
@@ -108,8 +123,9 @@ export const conv2d: LayerRecord<ConvFields> = {
   fusesActivation: true,
   fusesActivationGrad: true,
   fusesPool: true,
+  fusesPoolGrad: true,
   forward: (b, L, x, fuse, pool) => convNodes.forward(b, L.fields, x, fuse, geometry(L, b.batch), L.outShape, pool),
-  backward: (b, L, { x }, dy, needDx, fuse) => convNodes.backward(b, L.fields, x, dy, needDx, geometry(L, b.batch), fuse),
+  backward: (b, L, { x }, dy, needDx, fuse, poolGrad) => convNodes.backward(b, L.fields, x, dy, needDx, geometry(L, b.batch), fuse, poolGrad),
   flops(L, batch) {
     const f = 2 * convMacs(geometry(L, batch));
     return { forward: f, backwardInput: f, backwardParams: f };

@@ -41,6 +41,13 @@ export interface FusedPool { g: PoolGeometry }
 /** An activation's backward folded into the next layer's backward: the activation and its output. */
 export interface FusedGrad extends FusableActivation { y: Tensor }
 
+/**
+ * A 2×2 stride-2 max pool just before a layer — and maybe the activation before the pool — whose
+ * backward passes that layer's input-gradient store continues through: the pool's geometry, its
+ * argmax and output (at an argmax, the activation's output too).
+ */
+export interface FusedPoolGrad { g: PoolGeometry; argmax: Tensor; y: Tensor; act?: FusableActivation }
+
 /** One layer after validation: its resolved fields, shapes in and out, and its parameters. */
 export interface Layer<F = Record<string, unknown>> {
   index: number;
@@ -106,9 +113,11 @@ export interface LayerRecord<F> {
   /**
    * Adds the backward nodes; returns the input gradient when `needDx`. With `fuseGrad`, the layer
    * before this one is an activation whose backward this layer applies as it stores (reading that
-   * activation's output `y`), and the gradient returned is at the activation's input.
+   * activation's output `y`), and the gradient returned is at the activation's input. With
+   * `poolGrad` (records with `fusesPoolGrad`), the layer before is a max pool (and maybe an activation
+   * before that) whose backward passes it applies, returning the gradient at their input.
    */
-  backward(b: LayerBuilder, L: Layer<F>, saved: Saved, dy: Tensor, needDx: boolean, fuseGrad?: FusedGrad): Tensor | undefined;
+  backward(b: LayerBuilder, L: Layer<F>, saved: Saved, dy: Tensor, needDx: boolean, fuseGrad?: FusedGrad, poolGrad?: FusedPoolGrad): Tensor | undefined;
   /** Floating-point operations per pass for a batch of `batch`. */
   flops(L: Layer<F>, batch: number): Flops;
   /** Its PyTorch constructor, one line of Python (`nn.Conv2d(3, 16, kernel_size=(3, 3), …)`). */
@@ -119,6 +128,8 @@ export interface LayerRecord<F> {
   readonly fusesActivation?: boolean;
   /** Set on layers that can also apply a 2×2 stride-2 max pool after that activation (or after themselves). */
   readonly fusesPool?: boolean;
+  /** Set on layers whose input-gradient store can also apply a 2×2 max pool's backward (and an activation's before it). */
+  readonly fusesPoolGrad?: boolean;
   /** Set on layers whose backward can also apply the backward of a fusable activation just before them. */
   readonly fusesActivationGrad?: boolean;
 }

@@ -136,14 +136,15 @@ function classUniform(L: IgemmLayout, c: ConvClass, block: number, cols: number,
   };
 }
 
-export interface IgemmIo { x: Binding; w: Binding; bias?: Binding; y: Binding; scratch: Binding; fy?: Binding; argmax?: Binding }
+export interface IgemmIo { x: Binding; w: Binding; bias?: Binding; y: Binding; scratch: Binding; fy?: Binding; argmax?: Binding; py?: Binding }
 
 /**
  * A register-tiled kernel: which shader entry, its channel block and output columns per lane.
  * `pool`: the entry max-pools 2×2 as it stores (two rows of `cols` columns a lane), writing the
- * pooled output to y and the argmax to io.argmax.
+ * pooled output to y and the argmax to io.argmax. `unpool` (row3): the store continues the gradient
+ * through a 2×2 max pool's backward (io.argmax, io.py: its argmax and output) and ACT_GRAD's.
  */
-export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block: number; cols: number; pool?: boolean }
+export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block: number; cols: number; pool?: boolean; unpool?: boolean }
 
 /** Relayout, then one dispatch of `k` per class (64-lane workgroups, one channel block each). */
 export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, io: IgemmIo, overrides: Record<string, number>, label: string): Dispatch[] {
@@ -159,10 +160,11 @@ export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, 
     const [src, entry, buffers] = k.shader !== 'sg'
       // s2 reads x only as vec4s; row3 also reads single pixels at row ends.
       ? [k.shader === 'row3' ? row3Shader : s2Shader, k.entry, { ...common, ...(k.shader === 'row3' ? { x: io.x } : {}), x4: io.x, y4: io.y,
-        ...(k.pool ? { argmax4: io.argmax! } : { fy4: fy }) }]
+        ...(k.pool ? { argmax4: io.argmax! } : { fy4: fy }),
+        ...(k.shader === 'row3' && !k.pool ? { arg4: k.unpool ? io.argmax! : placeholder(device), py4: k.unpool ? io.py! : placeholder(device) } : {}) }]
       : vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y, fy4: fy }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y, fy }];
     dispatches.push(makeDispatch(device, src, entry, `${label}${L.classes.length > 1 ? `/class${i}` : ''}`,
-      workgroups * WORKGROUP_SIZE, u, buffers, overrides));
+      workgroups * WORKGROUP_SIZE, u, buffers, k.shader === 'row3' ? { ...overrides, UNPOOL: k.unpool ? 1 : 0 } : overrides));
   });
   return dispatches;
 }
@@ -192,6 +194,22 @@ export function row3PoolUnsupported(L: IgemmLayout): string | undefined {
   const g = L.g;
   if (L.transposed) return 'a transposed convolution';
   if (g.outSize[0] % 2 !== 0 || g.outSize[1] % 8 !== 0) return `output ${g.outSize.join('×')} is not an even height by a multiple-of-8 width`;
+  return row3Unsupported(L);
+}
+
+/**
+ * Whether the row kernel's store can continue an input gradient through a 2×2 max pool's backward
+ * (`pool`, the pool's geometry: its output is this pass's y): a single class writing whole rows, and a
+ * pool the vec4 2×2 kernel would take (isK2 in maxpool2d.ts: 2×2, stride 2, no padding, even input
+ * height, input width a multiple of 8).
+ */
+export function row3UnpoolUnsupported(L: IgemmLayout, pool: { kernel: [number, number]; stride: [number, number]; padding: [number, number]; inShape: readonly number[] }): string | undefined {
+  const c = L.classes[0]!;
+  if (L.classes.length !== 1 || c.y.first !== 0 || c.y.ostep !== 1) return 'not a single stride-1 class';
+  const [, , h, w] = pool.inShape;
+  if (pool.kernel.join() !== '2,2' || pool.stride.join() !== '2,2' || pool.padding.join() !== '0,0' || h! % 2 !== 0 || w! % 8 !== 0) {
+    return 'the pool is not 2×2, stride 2, no padding over an even height and a width that is a multiple of 8';
+  }
   return row3Unsupported(L);
 }
 

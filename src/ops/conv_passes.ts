@@ -4,6 +4,7 @@
 //   conv.forward      y = act(conv2d(x, w) + bias)             io: x, w, bias?, y (+ scratch)
 //                     with args.pool, y = maxpool(act(…)) and argmax                  io: + argmax
 //   conv.transposed   y = act(conv_transpose2d(x, w) + bias)   io: x, w, bias?, y (+ scratch)
+//                     with args.unpool, y = (act')·maxpool_backward(conv_transpose2d(x, w))   io: + argmax, py
 //   conv.grad_params  dw (and db = Σ dy when args.bias) of conv2d geometry g   io: x, dy, dw, db?, scratch?
 //   conv.grad_bias    db = Σ dy (a transposed conv's bias)     io: dy, db, scratch?
 // A transposed conv's weight gradient is conv.grad_params on swapSides(g) with x and dy exchanged.
@@ -11,10 +12,10 @@ import { actGradOverrides, convForwardPass as direct0, convTransposedPass as dir
 import { convMacs, swapSides } from '../geometry/conv.ts';
 import { capsOf, type DeviceCaps, type Pass, type Variant } from './variant.ts';
 import {
-  actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, relayoutShader, row3PoolUnsupported, row3Shader, row3Unsupported,
+  actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, relayoutShader, row3PoolUnsupported, row3Shader, row3UnpoolUnsupported, row3Unsupported,
   s2Shader, s2Unsupported, sgShader, tiledShader, type TileKernel, type TiledConfig,
 } from './conv_igemm.ts';
-import { maxpool2dForward, maxpool2dK2Shader, maxpool2dShader } from './maxpool2d.ts';
+import { maxpool2dBackward, maxpool2dBackwardAct, maxpool2dForward, maxpool2dK2Shader, maxpool2dShader, type PoolActArgs } from './maxpool2d.ts';
 import { gradParamsVariants, gradBiasVariants, splitkShader, splitkSgShader } from './conv_splitk.ts';
 import { d2sShader, d2sVariants } from './conv_d2s.ts';
 import { conv2dShader } from './conv2d.ts';
@@ -39,6 +40,54 @@ function registerVariant(name: string, transposed: boolean, k: TileKernel): Vari
     scratch: (a) => igemmScratch(igemmLayout(a.g, transposed), k.block),
     build: (d, a, io, label) => igemmRegister(d, igemmLayout(a.g, transposed), k,
       { x: io.x!, w: io.w!, bias: a.bias ? io.bias : undefined, y: io.y!, scratch: io.scratch!, fy: io.fy }, passOverrides(a), label),
+  };
+}
+
+/** Whether the row kernel `k` can take args.unpool in its own store (see row3UnpoolUnsupported). */
+const unpoolsInStore = (k: TileKernel, a: ConvArgs) =>
+  k.shader === 'row3' && !!a.unpool && !row3UnpoolUnsupported(igemmLayout(a.g, true), a.unpool);
+
+/**
+ * The row kernels of conv.transposed, which also continue an input gradient through a 2×2 max
+ * pool's backward (args.unpool) in their own store where the shapes allow (unpoolsInStore).
+ */
+function rowVariantT(name: string, k: TileKernel): Variant<ConvArgs> {
+  const v = registerVariant(name, true, k);
+  return {
+    ...v,
+    build: (d, a, io, label) => (unpoolsInStore(k, a)
+      ? igemmRegister(d, igemmLayout(a.g, true), { ...k, unpool: true },
+        { x: io.x!, w: io.w!, y: io.y!, scratch: io.scratch!, argmax: io.argmax, py: io.py }, passOverrides(a), label)
+      : v.build(d, a, io, label)),
+  };
+}
+
+/** conv.transposed's arguments without the pool (and activation) backward after it. */
+function ununpooled(a: ConvArgs): ConvArgs {
+  const { unpool: _, actGrad: _a, gradSlope: _s, ...rest } = a;
+  return rest;
+}
+
+/**
+ * Any conv.transposed variant, also for an input gradient continued through a max pool's backward
+ * (args.unpool): one that cannot do it as it stores (all but the row kernels, and those on other
+ * shapes) writes the gradient at the pool's output to its stage buffer, and maxpool2d's backward
+ * kernel (with the activation's, actGrad) routes it. `inStore`: when the variant does it itself.
+ */
+function unpooling(v: Variant<ConvArgs>, inStore: (a: ConvArgs) => boolean = () => false): Variant<ConvArgs> {
+  return {
+    ...v,
+    unsupported: v.unsupported && ((caps, a) => v.unsupported!(caps, a.unpool ? ununpooled(a) : a)),
+    scratch: v.scratch && ((a) => v.scratch!(a.unpool ? ununpooled(a) : a)),
+    stage: (a) => (a.unpool && !inStore(a) ? a.unpool.outShape.reduce((x, y) => x * y, 1) : 0),
+    build(d, a, io, label) {
+      if (!a.unpool || inStore(a)) return v.build(d, a, io, label);
+      const g = a.unpool, stage = io.stage!;
+      const pool = a.actGrad && a.actGrad !== 'gelu'
+        ? maxpool2dBackwardAct(d, { g, kind: a.actGrad as PoolActArgs['kind'], slope: a.gradSlope ?? 0.01 }, { dy: stage, argmax: io.argmax!, y: io.py!, dx: io.y! }, `${label}/unpool`)
+        : maxpool2dBackward(d, g, { dy: stage, argmax: io.argmax!, dx: io.y! }, `${label}/unpool`);
+      return [...v.build(d, ununpooled(a), { ...io, y: stage }, label), pool];
+    },
   };
 }
 
@@ -102,9 +151,10 @@ const TILED: Record<string, TiledConfig> = {
 };
 
 function igemmVariants(transposed: boolean): Variant<ConvArgs>[] {
+  const row3 = (name: string, k: TileKernel) => (transposed ? unpooling(rowVariantT(name, k), (a) => unpoolsInStore(k, a)) : registerVariant(name, false, k));
   return [
-    registerVariant('row3-r32', transposed, { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
-    registerVariant('row3-r16', transposed, { shader: 'row3', entry: 'row3_r16', block: 16, cols: 16 }),
+    row3('row3-r32', { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
+    row3('row3-r16', { shader: 'row3', entry: 'row3_r16', block: 16, cols: 16 }),
     registerVariant('sg-r32', transposed, { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 }),
     registerVariant('sg-r16', transposed, { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 }),
     ...Object.entries(TILED).map(([n, t]) => tiledVariant(n, transposed, t)),
@@ -119,8 +169,8 @@ export const convForwardPass: Pass<ConvArgs> = {
 };
 
 export const convTransposedPass: Pass<ConvArgs> = {
-  name: 'conv.transposed', inputs: ['x', 'w', 'bias', 'fy'], outputs: ['y'], key, flops: (a) => 2 * convMacs(swapSides(a.g)),
-  variants: [directT.variants[0]!, ...igemmVariants(true), ...d2sVariants],
+  name: 'conv.transposed', inputs: ['x', 'w', 'bias', 'fy', 'argmax', 'py'], outputs: ['y'], key, flops: (a) => 2 * convMacs(swapSides(a.g)),
+  variants: [directT.variants[0]!, ...igemmVariants(true), ...d2sVariants].map((v) => (v.name.startsWith('row3') ? v : unpooling(v))),
 };
 
 export const convGradParamsPass: Pass<ConvArgs> = {

@@ -58,14 +58,20 @@ export interface PoolActArgs { g: PoolGeometry; kind: 'relu' | 'selu' | 'sigmoid
 
 const gradOverrides = (a: PoolActArgs) => activationGradOverrides(a.kind, { negativeSlope: a.slope });
 
+/** The pool's backward continued through the activation before it (see maxpool2d.wgsl): dx at the activation's input. */
+export function maxpool2dBackwardAct(device: GPUDevice, a: PoolActArgs, b: { dy: Binding; argmax: Binding; y: Binding; dx: Binding },
+  label = 'maxpool2d/backward_act'): Dispatch {
+  return isK2(a.g)
+    ? makeDispatch(device, maxpool2dK2Shader, 'backward_act', label, k2Invocations(a.g), uniform(a.g),
+      { g4: b.dy, arg4: b.argmax, py4: b.y, dx4: b.dx }, gradOverrides(a))
+    : makeDispatch(device, maxpool2dShader, 'backward_act', label, a.g.planes * a.g.inShape[2] * a.g.inShape[3], uniform(a.g),
+      { g: b.dy, arg: b.argmax, py: b.y, dx: b.dx }, gradOverrides(a));
+}
+
 /**
  * io: dy, argmax, y (the pool's own output) → dx, the gradient at the activation's input. At an
  * argmax the activation's output is the pool's output, and elsewhere the gradient is 0, so the
  * activation's full-resolution output is not read (see maxpool2d.wgsl).
  */
 export const maxpoolBackwardActPass = singlePass<PoolActArgs>('maxpool2d.backward_act', ['dy', 'argmax', 'y'], ['dx'],
-  (d, a, io, label) => [isK2(a.g)
-    ? makeDispatch(d, maxpool2dK2Shader, 'backward_act', label, k2Invocations(a.g), uniform(a.g),
-      { g4: io.dy!, arg4: io.argmax!, py4: io.y!, dx4: io.dx! }, gradOverrides(a))
-    : makeDispatch(d, maxpool2dShader, 'backward_act', label, a.g.planes * a.g.inShape[2] * a.g.inShape[3], uniform(a.g),
-      { g: io.dy!, arg: io.argmax!, py: io.y!, dx: io.dx! }, gradOverrides(a))]);
+  (d, a, io, label) => [maxpool2dBackwardAct(d, a, { dy: io.dy!, argmax: io.argmax!, y: io.y!, dx: io.dx! }, label)]);

@@ -25,14 +25,14 @@ export function checkLimits(plan: Plan, limits: GPUSupportedLimits, c: LimitCont
       `${bytes(max)}; ${advice}`);
   };
   const { tensors } = plan.graph;
-  // Transients (activations, gradients, scratch) grow with the batch; they share slots.
-  plan.slots.forEach((slot) => {
-    if (slot.bytes <= limit) return;
-    const biggest = slot.tensors.map((t) => tensors[t]!).reduce((a, b) => (b.bytes > a.bytes ? b : a));
-    const perImage = biggest.bytes / c.batch;
-    const fits = Math.floor(limit / perImage);
+  // Transients (activations, gradients, scratch) grow with the batch; they share slots. The largest
+  // one over the limit is named, and it bounds the batch: smaller ones fit whenever it does.
+  const transients = plan.slots.flatMap((slot) => slot.tensors.map((t) => tensors[t]!));
+  if (plan.slots.some((slot) => slot.bytes > limit)) {
+    const biggest = transients.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    const fits = Math.floor(limit / (biggest.bytes / c.batch));
     over(biggest.name, biggest.bytes, fits >= 1 ? `the largest batch that fits is ${fits}` : 'it does not fit even at batch 1: make the layer smaller');
-  });
+  }
   for (const t of tensors) {
     if (t.view || t.residence === 'transient' || t.bytes <= limit) continue;
     if (t.residence === 'data' || t.residence === 'labels' || t.residence === 'order') {
