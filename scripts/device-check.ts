@@ -50,7 +50,8 @@ import { VERSION } from '../src/version.ts';
 import { gemm as gemmRef } from '../test/reference/gemm.ts';
 import { mulberry32, rand } from '../test/reference/tensor.ts';
 import {
-  ACTS, compare, CONV, CONVT, forwardChecks, GEMM_SHAPES, pick, POOL_CASES, roleChecks, runCheck, runPoolCheck, seedCases, sweepVariant, type GpuIo, type Sweep,
+  ACTS, compare, CONV, CONVT, forwardChecks, GEMM_SHAPES, pick, POOL_CASES, roleChecks, runCheck, runPoolCheck, runUnpoolCheck, seedCases, sweepVariant, UNPOOL_CASES,
+  type GpuIo, type Sweep,
 } from '../test/variant_sweep.ts';
 
 const argv = process.argv;
@@ -216,6 +217,7 @@ await section('variants', async () => {
         row.fused_activation_backward = await fusedCheck(pass, i, fused, true);
       }
       if (pass.name === 'conv.forward') row.fused_pool = await poolCheck(v, i);
+      if (pass.name === 'conv.transposed') row.fused_pool_backward = await unpoolCheck(v, i);
       row.ms = Math.round(performance.now() - s);
       check(r.bad.length === 0, `variants: ${pass.name} ${v.name}: ${r.bad[0]}`);
       if (r.ran === 0 && !v.only) (report.warnings as string[]).push(`${pass.name} ${v.name} ran on no shape of the sweep here (${r.unsupported[0]?.why})`);
@@ -255,7 +257,8 @@ await section('variants', async () => {
     results.push(row);
   }
   const bad = results.filter((r) => (r.failed as string[]).length > 0 || (r.fused_activation as { ok?: boolean } | undefined)?.ok === false ||
-    (r.fused_activation_backward as { ok?: boolean } | undefined)?.ok === false || (r.fused_pool as { ok?: boolean } | undefined)?.ok === false);
+    (r.fused_activation_backward as { ok?: boolean } | undefined)?.ok === false || (r.fused_pool as { ok?: boolean } | undefined)?.ok === false ||
+    (r.fused_pool_backward as { ok?: boolean } | undefined)?.ok === false);
   (report.variants as Record<string, unknown>).summary = { variants: results.length, checks_ran: ran, failed_variants: bad.length, unsupported_cases: unsupported };
   say(`variants: ${results.length} variants, ${ran} checks ran, ${bad.length} variants failed${bad.length ? ` (${bad.map((r) => `${r.pass} ${r.variant}`).join(', ')})` : ''}, ` +
     `${unsupported} unsupported cases (listed with reasons in the JSON)`);
@@ -291,6 +294,24 @@ async function poolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string
   }
   out.ok = out.failed.length === 0 && out.ran > 0;
   check(out.ok, `variants: conv.forward ${v.name} + ${act} + pool: ${out.failed[0] ?? 'ran on no pool case'}`);
+  return out;
+}
+
+/** conv.transposed variant `i` as an input gradient continued through a 2×2 max pool's and an activation's backward, on every case it supports. */
+async function unpoolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string, unknown>> {
+  const act = ([...ACTS, undefined] as const)[i % (ACTS.length + 1)];
+  const out = { act: act ?? null, ran: 0, ok: true, worst_vs_tolerance: 0, failed: [] as string[], unsupported: [] as { case: string; reason: string }[] };
+  for (const c of UNPOOL_CASES) {
+    let r: { bad: string[]; worst: number; skipped?: string };
+    try { r = await runUnpoolCheck(g, io, v, c, act); } catch (e) { r = { bad: [`${c.name}: ${message(e)}`], worst: Infinity }; }
+    if (r.skipped) { out.unsupported.push({ case: c.name, reason: r.skipped }); continue; }
+    out.ran++;
+    out.failed.push(...r.bad);
+    out.worst_vs_tolerance = Math.max(out.worst_vs_tolerance, +r.worst.toPrecision(3));
+  }
+  // d2s (kernel = stride) takes none of these cases; a variant that ran none is not a failure.
+  out.ok = out.failed.length === 0;
+  check(out.ok, `variants: conv.transposed ${v.name} + pool + ${act ?? 'no activation'} backward: ${out.failed[0]}`);
   return out;
 }
 
