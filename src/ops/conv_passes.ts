@@ -63,7 +63,7 @@ function rowVariantT(name: string, k: TileKernel): Variant<ConvArgs> {
 }
 
 /** conv.transposed's arguments without the pool (and activation) backward after it. */
-function ununpooled(a: ConvArgs): ConvArgs {
+function withoutUnpool(a: ConvArgs): ConvArgs {
   const { unpool: _, actGrad: _a, gradSlope: _s, ...rest } = a;
   return rest;
 }
@@ -77,8 +77,8 @@ function ununpooled(a: ConvArgs): ConvArgs {
 function unpooling(v: Variant<ConvArgs>, inStore: (a: ConvArgs) => boolean = () => false): Variant<ConvArgs> {
   return {
     ...v,
-    unsupported: v.unsupported && ((caps, a) => v.unsupported!(caps, a.unpool ? ununpooled(a) : a)),
-    scratch: v.scratch && ((a) => v.scratch!(a.unpool ? ununpooled(a) : a)),
+    unsupported: v.unsupported && ((caps, a) => v.unsupported!(caps, a.unpool ? withoutUnpool(a) : a)),
+    scratch: v.scratch && ((a) => v.scratch!(a.unpool ? withoutUnpool(a) : a)),
     stage: (a) => (a.unpool && !inStore(a) ? a.unpool.outShape.reduce((x, y) => x * y, 1) : 0),
     build(d, a, io, label) {
       if (!a.unpool || inStore(a)) return v.build(d, a, io, label);
@@ -86,7 +86,7 @@ function unpooling(v: Variant<ConvArgs>, inStore: (a: ConvArgs) => boolean = () 
       const pool = a.actGrad && a.actGrad !== 'gelu'
         ? maxpool2dBackwardAct(d, { g, kind: a.actGrad as PoolActArgs['kind'], slope: a.gradSlope ?? 0.01 }, { dy: stage, argmax: io.argmax!, y: io.py!, dx: io.y! }, `${label}/unpool`)
         : maxpool2dBackward(d, g, { dy: stage, argmax: io.argmax!, dx: io.y! }, `${label}/unpool`);
-      return [...v.build(d, ununpooled(a), { ...io, y: stage }, label), pool];
+      return [...v.build(d, withoutUnpool(a), { ...io, y: stage }, label), pool];
     },
   };
 }
@@ -102,7 +102,7 @@ function tiledVariant(name: string, transposed: boolean, t: TiledConfig): Varian
 }
 
 /** conv.forward's arguments without its fused pool: what a variant that cannot pool computes. */
-function unpooled(a: ConvArgs): ConvArgs {
+function withoutPool(a: ConvArgs): ConvArgs {
   const { pool: _, ...rest } = a;
   return rest;
 }
@@ -119,13 +119,13 @@ const outFloats = (a: ConvArgs) => a.g.batch * a.g.cOut * a.g.outSize[0] * a.g.o
 function pooling(v: Variant<ConvArgs>): Variant<ConvArgs> {
   return {
     ...v,
-    unsupported: v.unsupported && ((caps, a) => v.unsupported!(caps, unpooled(a))),
-    scratch: v.scratch && ((a) => v.scratch!(unpooled(a))),
+    unsupported: v.unsupported && ((caps, a) => v.unsupported!(caps, withoutPool(a))),
+    scratch: v.scratch && ((a) => v.scratch!(withoutPool(a))),
     stage: (a) => (a.pool ? outFloats(a) : 0),
     build(d, a, io, label) {
       if (!a.pool) return v.build(d, a, io, label);
       const full = io.stage!;
-      return [...v.build(d, unpooled(a), { ...io, y: full }, label), maxpool2dForward(d, a.pool, { x: full, y: io.y!, argmax: io.argmax! }, `${label}/pool`)];
+      return [...v.build(d, withoutPool(a), { ...io, y: full }, label), maxpool2dForward(d, a.pool, { x: full, y: io.y!, argmax: io.argmax! }, `${label}/pool`)];
     },
   };
 }
@@ -151,13 +151,15 @@ const TILED: Record<string, TiledConfig> = {
 };
 
 function igemmVariants(transposed: boolean): Variant<ConvArgs>[] {
+  // Transposed (conv.transposed, input gradients): each also takes args.unpool, the row kernels in their store.
   const row3 = (name: string, k: TileKernel) => (transposed ? unpooling(rowVariantT(name, k), (a) => unpoolsInStore(k, a)) : registerVariant(name, false, k));
+  const other = (v: Variant<ConvArgs>) => (transposed ? unpooling(v) : v);
   return [
     row3('row3-r32', { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
     row3('row3-r16', { shader: 'row3', entry: 'row3_r16', block: 16, cols: 16 }),
-    registerVariant('sg-r32', transposed, { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 }),
-    registerVariant('sg-r16', transposed, { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 }),
-    ...Object.entries(TILED).map(([n, t]) => tiledVariant(n, transposed, t)),
+    other(registerVariant('sg-r32', transposed, { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 })),
+    other(registerVariant('sg-r16', transposed, { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 })),
+    ...Object.entries(TILED).map(([n, t]) => other(tiledVariant(n, transposed, t))),
   ];
 }
 
@@ -170,7 +172,7 @@ export const convForwardPass: Pass<ConvArgs> = {
 
 export const convTransposedPass: Pass<ConvArgs> = {
   name: 'conv.transposed', inputs: ['x', 'w', 'bias', 'fy', 'argmax', 'py'], outputs: ['y'], key, flops: (a) => 2 * convMacs(swapSides(a.g)),
-  variants: [directT.variants[0]!, ...igemmVariants(true), ...d2sVariants].map((v) => (v.name.startsWith('row3') ? v : unpooling(v))),
+  variants: [unpooling(directT.variants[0]!), ...igemmVariants(true), ...d2sVariants.map((v) => unpooling(v))],
 };
 
 export const convGradParamsPass: Pass<ConvArgs> = {

@@ -79,7 +79,9 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
     else if (o.mode === 'cached' && hit && usable(hit.chosen)) entry = { ...base, chosen: hit.chosen, source: 'cached', times: hit.times };
     else if (spent()) entry = { ...base, chosen: pass.variants[0]!.name, source: 'default', times: { note: 'tuning budget spent' } };
     else {
-      const m = await measure(gpu, group.graph, node, pass.variants.filter((v, i) => i === 0 || preferred(v)), { deadline });
+      // A pass started in the first round times all its candidates for this kind of adapter, so
+      // the choice is cached whole and the next run does not time it again.
+      const m = await measure(gpu, group.graph, node, pass.variants.filter((v, i) => i === 0 || preferred(v)), {});
       entry = { ...base, chosen: fastest(m.times, pass), source: 'measured', times: m.times };
       rounds.push({ entry, k, group, reference: m.reference });
     }
@@ -154,8 +156,9 @@ async function measure(gpu: Gpu, graph: Graph, node: Node, variants: Variant<unk
     for (const v of variants) {
       const why = v.unsupported?.(caps, node.args);
       if (why) { times[v.name] = `unsupported: ${why}`; continue; }
-      // Past the budget a pass stops between candidates, not after all of them (once it has the
-      // default's output): each costs a pipeline compile and its runs, up to a second or so.
+      // Past the budget (second round: the other kind of adapter's kernels) a pass stops between
+      // candidates, not after all of them: each costs a pipeline compile and its runs, up to a
+      // second or so on a software adapter for a workgroup-tiled kernel.
       if (reference && prior.deadline !== undefined && now() > prior.deadline) { times[v.name] = 'not timed: tuning budget spent'; continue; }
       try {
         const best = Math.min(...[...Object.values(times), ...Object.values(prior.times ?? {})].filter((t): t is number => typeof t === 'number'));
