@@ -241,6 +241,32 @@ export interface GpuIo {
 export interface CheckResult { bad: string[]; worst: number; skipped?: string }
 
 /**
+ * Builds and runs variant `v` with `args` on `inputs` (uploaded) and `outputs` (empty, floats
+ * each), with the scratch and stage it asks for, inside error scopes; then `read` reads back.
+ * Every buffer is destroyed after: large sweeps (batch 32 and up) would otherwise hold every
+ * case's buffers until collection.
+ */
+async function runVariant<T>(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, args: ConvArgs, label: string, inputs: Record<string, ArrayLike<number>>,
+  outputs: Record<string, number>, read: (bufs: Record<string, GPUBuffer>) => Promise<T>): Promise<T> {
+  const made: GPUBuffer[] = [];
+  const keep = (b: GPUBuffer) => (made.push(b), b);
+  try {
+    return await io.scoped(g, async () => {
+      const bufs: Record<string, GPUBuffer> = {};
+      for (const [k, d] of Object.entries(inputs)) bufs[k] = keep(io.upload(g, d, k));
+      for (const [k, n] of Object.entries(outputs)) bufs[k] = keep(io.empty(g, n, k));
+      const scratch = v.scratch?.(args) ?? 0, stage = v.stage?.(args) ?? 0;
+      if (scratch > 0) bufs.scratch = keep(io.empty(g, scratch, 'scratch'));
+      if (stage > 0) bufs.stage = keep(io.empty(g, stage, 'stage'));
+      await io.run(g, v.build(g.device, args, bufs, label));
+      return await read(bufs);
+    });
+  } finally {
+    for (const b of made) b.destroy();
+  }
+}
+
+/**
  * Runs `v` on one check (with `act` fused into the store, or with `actGrad`, an activation backward
  * fused into it: the output is then that activation's input gradient, given its output `fy`); its
  * mismatches, or why it is unsupported.
@@ -250,33 +276,20 @@ export async function runCheck(g: Gpu, io: GpuIo, pass: Pass<ConvArgs>, v: Varia
   const args = act ? { ...c.args, act } : actGrad ? { ...c.args, actGrad } : c.args;
   const why = v.unsupported?.(capsOf(g.device), args);
   if (why) return { bad: [], worst: 0, skipped: why };
-  const made: GPUBuffer[] = [];
-  const keep = (b: GPUBuffer) => (made.push(b), b);
-  try {
-    return await io.scoped(g, async () => {
-      const bufs: Record<string, GPUBuffer> = {};
-      for (const [k, t] of Object.entries(c.inputs)) bufs[k] = keep(io.upload(g, t.data, k));
-      const z = actGrad ? preActivations(c.outputs.y!.data.length) : undefined;
-      if (z) bufs.fy = keep(io.upload(g, Float32Array.from(ACT_REF[actGrad!]!(z)), 'fy'));
-      for (const [k, t] of Object.entries(c.outputs)) bufs[k] = keep(io.empty(g, t.data.length, k));
-      const scratch = v.scratch?.(args) ?? 0;
-      if (scratch > 0) bufs.scratch = keep(io.empty(g, scratch, 'scratch'));
-      const stage = v.stage?.(args) ?? 0;
-      if (stage > 0) bufs.stage = keep(io.empty(g, stage, 'stage'));
-      await io.run(g, v.build(g.device, args, bufs, `${pass.name}/${v.name}`));
-      const out: CheckResult = { bad: [], worst: 0 };
-      for (const [k, t] of Object.entries(c.outputs)) {
-        const ref = act ? ACT_REF[act]!(t.data) : z ? ACT_BWD[actGrad!]!(z, t.data) : t.data;
-        const r = compare(await io.readback(g, bufs[k]!, t.data.length), ref, `${c.what}: ${k}`);
-        out.bad.push(...r.bad);
-        out.worst = Math.max(out.worst, r.worst);
-      }
-      return out;
-    });
-  } finally {
-    // Large sweeps (batch 32 and up) would otherwise hold every case's buffers until collection.
-    for (const b of made) b.destroy();
-  }
+  const z = actGrad ? preActivations(c.outputs.y!.data.length) : undefined;
+  const inputs: Record<string, ArrayLike<number>> = Object.fromEntries(Object.entries(c.inputs).map(([k, t]) => [k, t.data]));
+  if (z) inputs.fy = Float32Array.from(ACT_REF[actGrad!]!(z));
+  const outputs = Object.fromEntries(Object.entries(c.outputs).map(([k, t]) => [k, t.data.length]));
+  return runVariant(g, io, v, args, `${pass.name}/${v.name}`, inputs, outputs, async (bufs) => {
+    const out: CheckResult = { bad: [], worst: 0 };
+    for (const [k, t] of Object.entries(c.outputs)) {
+      const ref = act ? ACT_REF[act]!(t.data) : z ? ACT_BWD[actGrad!]!(z, t.data) : t.data;
+      const r = compare(await io.readback(g, bufs[k]!, t.data.length), ref, `${c.what}: ${k}`);
+      out.bad.push(...r.bad);
+      out.worst = Math.max(out.worst, r.worst);
+    }
+    return out;
+  });
 }
 
 export interface VariantSweep { ran: number; bad: string[]; worst: number; unsupported: { what: string; why: string }[] }
@@ -326,35 +339,22 @@ export async function runPoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c: C
   const why = v.unsupported?.(capsOf(g.device), args);
   if (why) return { bad: [], worst: 0, skipped: why };
   const n = ref.y.data.length;
-  const made: GPUBuffer[] = [];
-  const keep = (b: GPUBuffer) => (made.push(b), b);
-  try {
-    return await io.scoped(g, async () => {
-      const bufs: Record<string, GPUBuffer> = { x: keep(io.upload(g, r.x.data, 'x')), w: keep(io.upload(g, r.w.data, 'w')),
-        bias: keep(io.upload(g, r.b.data, 'bias')), y: keep(io.empty(g, n, 'y')), argmax: keep(io.empty(g, n, 'argmax')) };
-      const scratch = v.scratch?.(args) ?? 0;
-      if (scratch > 0) bufs.scratch = keep(io.empty(g, scratch, 'scratch'));
-      const stage = v.stage?.(args) ?? 0;
-      if (stage > 0) bufs.stage = keep(io.empty(g, stage, 'stage'));
-      await io.run(g, v.build(g.device, args, bufs, `conv.forward+pool/${v.name}`));
-      const out = compare(await io.readback(g, bufs.y!, n), ref.y.data, `${c.name} + ${act ?? 'no activation'} + pool: y`);
-      const got = new Int32Array((await io.readback(g, bufs.argmax!, n)).buffer);
-      const [H, W] = [r.y.shape[2]!, r.y.shape[3]!];
-      const plane = ref.y.shape[2]! * ref.y.shape[3]!;
-      for (let i = 0; i < n; i++) {
-        if (got[i] === ref.argmax[i]) continue;
-        const base = Math.floor(i / plane) * H * W, best = ref.y.data[i]!;
-        const at = got[i]!, there = at >= 0 && at < H * W ? a.data[base + at]! : Number.NaN;
-        if (!(Math.abs(there - best) <= 1e-4 + 1e-4 * Math.abs(best)) && out.bad.length < 3) {
-          out.bad.push(`${c.name}: argmax[${i}] got ${at} (value ${there}) want ${ref.argmax[i]} (value ${best})`);
-          out.worst = Infinity;
-        }
+  return runVariant(g, io, v, args, `conv.forward+pool/${v.name}`, { x: r.x.data, w: r.w.data, bias: r.b.data }, { y: n, argmax: n }, async (bufs) => {
+    const out = compare(await io.readback(g, bufs.y!, n), ref.y.data, `${c.name} + ${act ?? 'no activation'} + pool: y`);
+    const got = new Int32Array((await io.readback(g, bufs.argmax!, n)).buffer);
+    const [H, W] = [r.y.shape[2]!, r.y.shape[3]!];
+    const plane = ref.y.shape[2]! * ref.y.shape[3]!;
+    for (let i = 0; i < n; i++) {
+      if (got[i] === ref.argmax[i]) continue;
+      const base = Math.floor(i / plane) * H * W, best = ref.y.data[i]!;
+      const at = got[i]!, there = at >= 0 && at < H * W ? a.data[base + at]! : Number.NaN;
+      if (!(Math.abs(there - best) <= 1e-4 + 1e-4 * Math.abs(best)) && out.bad.length < 3) {
+        out.bad.push(`${c.name}: argmax[${i}] got ${at} (value ${there}) want ${ref.argmax[i]} (value ${best})`);
+        out.worst = Infinity;
       }
-      return out;
-    });
-  } finally {
-    for (const b of made) b.destroy();
-  }
+    }
+    return out;
+  });
 }
 
 /**
@@ -388,21 +388,7 @@ export async function runUnpoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c:
   const args: ConvArgs = { g: swapSides(r.g), bias: false, unpool: pool2dGeometry(full, o), ...(act ? { actGrad: act } : {}) };
   const why = v.unsupported?.(capsOf(g.device), args);
   if (why) return { bad: [], worst: 0, skipped: why };
-  const made: GPUBuffer[] = [];
-  const keep = (b: GPUBuffer) => (made.push(b), b);
-  try {
-    return await io.scoped(g, async () => {
-      const bufs: Record<string, GPUBuffer> = { x: keep(io.upload(g, r.dy.data, 'x')), w: keep(io.upload(g, r.w.data, 'w')),
-        argmax: keep(io.upload(g, new Float32Array(pooled.argmax.buffer), 'argmax')), py: keep(io.upload(g, Float32Array.from(pooled.y.data), 'py')),
-        y: keep(io.empty(g, want.length, 'y')) };
-      const scratch = v.scratch?.(args) ?? 0;
-      if (scratch > 0) bufs.scratch = keep(io.empty(g, scratch, 'scratch'));
-      const stage = v.stage?.(args) ?? 0;
-      if (stage > 0) bufs.stage = keep(io.empty(g, stage, 'stage'));
-      await io.run(g, v.build(g.device, args, bufs, `conv.transposed+unpool/${v.name}`));
-      return compare(await io.readback(g, bufs.y!, want.length), want, `${c.name} + pool + ${act ?? 'no activation'} backward: dx`);
-    });
-  } finally {
-    for (const b of made) b.destroy();
-  }
+  return runVariant(g, io, v, args, `conv.transposed+unpool/${v.name}`,
+    { x: r.dy.data, w: r.w.data, argmax: new Float32Array(pooled.argmax.buffer), py: Float32Array.from(pooled.y.data) }, { y: want.length },
+    async (bufs) => compare(await io.readback(g, bufs.y!, want.length), want, `${c.name} + pool + ${act ?? 'no activation'} backward: dx`));
 }
