@@ -243,16 +243,17 @@ export function buildTrainingGraph(model: Model, c: StepConfig): StepGraph {
 
   // Backward, last layer first (or the one before a fused output activation), down to the lowest
   // trainable layer (which needs no input gradient).
+  // Layer k if it is an activation whose backward (reading only its output) a later layer can apply.
+  const gradFusable = (k: number) => {
+    const A = model.layers[k];
+    return A && k > lowest && BACKWARD_FROM[A.type as ActivationKind] === 'y' ? LAYERS[A.type]!.fusable?.(A.fields) : undefined;
+  };
   for (let i = args.actGrad ? last - 1 : last; i >= lowest; i--) {
     const L = model.layers[i]!;
     const rec = LAYERS[L.type]!;
     // An activation right before a layer that can apply its backward (conv → act → pool) is
     // folded into that layer's backward, if its backward reads only its output.
     const prev = model.layers[i - 1];
-    const gradFusable = (k: number) => {
-      const A = model.layers[k];
-      return A && k > lowest && BACKWARD_FROM[A.type as ActivationKind] === 'y' ? LAYERS[A.type]!.fusable?.(A.fields) : undefined;
-    };
     // conv ← 2×2 max pool (← activation): the conv's input-gradient store goes on through the pool's
     // backward and the activation's, so the gradient at the pool's output is never a tensor.
     const poolG = rec.fusesPoolGrad && i > lowest ? fusablePool(prev, B) : undefined;

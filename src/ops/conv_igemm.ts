@@ -146,23 +146,32 @@ export interface IgemmIo { x: Binding; w: Binding; bias?: Binding; y: Binding; s
  */
 export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block: number; cols: number; pool?: boolean; unpool?: boolean }
 
+/**
+ * Which shader and entry run `k`, and the buffers by WGSL name. s2 reads x only as vec4s, row3 also
+ * single pixels at row ends; sg stores vec4s where the class's output columns are whole vec4 rows
+ * (`vec`). row3's plain entries also bind the unpooling store's inputs (placeholders when off).
+ */
+function kernelBuffers(device: GPUDevice, k: TileKernel, vec: boolean, io: IgemmIo, common: Record<string, Binding>): [Shader, string, Record<string, Binding>] {
+  const fy = io.fy ?? placeholder(device);
+  if (k.shader === 'sg') return vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y, fy4: fy }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y, fy }];
+  if (k.shader === 's2') return [s2Shader, k.entry, { ...common, x4: io.x, y4: io.y, fy4: fy }];
+  const row3 = { ...common, x: io.x, x4: io.x, y4: io.y };
+  if (k.pool) return [row3Shader, k.entry, { ...row3, argmax4: io.argmax! }];
+  const unpool = k.unpool ? { arg4: io.argmax!, py4: io.py! } : { arg4: placeholder(device), py4: placeholder(device) };
+  return [row3Shader, k.entry, { ...row3, fy4: fy, ...unpool }];
+}
+
 /** Relayout, then one dispatch of `k` per class (64-lane workgroups, one channel block each). */
 export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, io: IgemmIo, overrides: Record<string, number>, label: string): Dispatch[] {
   const { dispatches, offsets } = relayout(device, L, k.block, io.w, io.scratch, label);
   const common = { wt: io.scratch, bias: io.bias ?? placeholder(device) };
-  const fy = io.fy ?? placeholder(device);
   L.classes.forEach((c, i) => {
     const u = classUniform(L, c, k.block, k.cols, offsets[i]!, !!io.bias);
     if (k.pool) u.lanes = L.g.batch * (c.y.grid / 2) * (c.x.grid / k.cols);
     const workgroups = Math.ceil(u.lanes / 64) * L.g.groups * u.blocks;
     // Output columns of the class contiguous in rows of whole vec4s: store 4 pixels at once.
     const vec = c.x.first === 0 && c.x.ostep === 1 && L.g.outSize[1] % 4 === 0;
-    const [src, entry, buffers] = k.shader !== 'sg'
-      // s2 reads x only as vec4s; row3 also reads single pixels at row ends.
-      ? [k.shader === 'row3' ? row3Shader : s2Shader, k.entry, { ...common, ...(k.shader === 'row3' ? { x: io.x } : {}), x4: io.x, y4: io.y,
-        ...(k.pool ? { argmax4: io.argmax! } : { fy4: fy }),
-        ...(k.shader === 'row3' && !k.pool ? { arg4: k.unpool ? io.argmax! : placeholder(device), py4: k.unpool ? io.py! : placeholder(device) } : {}) }]
-      : vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y, fy4: fy }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y, fy }];
+    const [src, entry, buffers] = kernelBuffers(device, k, vec, io, common);
     dispatches.push(makeDispatch(device, src, entry, `${label}${L.classes.length > 1 ? `/class${i}` : ''}`,
       workgroups * WORKGROUP_SIZE, u, buffers, k.shader === 'row3' ? { ...overrides, UNPOOL: k.unpool ? 1 : 0 } : overrides));
   });
@@ -187,29 +196,13 @@ export function row3Unsupported(L: IgemmLayout): string | undefined {
 }
 
 /**
- * Whether the row kernel can also max-pool 2×2 as it stores: a conv2d it applies to (above) whose
- * output has an even height and a width that is a multiple of 8 (a lane pools 2 rows × 8 columns).
+ * Whether the row kernel's store can continue an input gradient through a 2×2 max pool's backward:
+ * besides the row kernel's own conditions (above), a single class writing whole rows. The pool's
+ * shape is checked by the caller (the vec4 2×2 pool's isK2, whose routing the store shares).
  */
-export function row3PoolUnsupported(L: IgemmLayout): string | undefined {
-  const g = L.g;
-  if (L.transposed) return 'a transposed convolution';
-  if (g.outSize[0] % 2 !== 0 || g.outSize[1] % 8 !== 0) return `output ${g.outSize.join('×')} is not an even height by a multiple-of-8 width`;
-  return row3Unsupported(L);
-}
-
-/**
- * Whether the row kernel's store can continue an input gradient through a 2×2 max pool's backward
- * (`pool`, the pool's geometry: its output is this pass's y): a single class writing whole rows, and a
- * pool the vec4 2×2 kernel would take (isK2 in maxpool2d.ts: 2×2, stride 2, no padding, even input
- * height, input width a multiple of 8).
- */
-export function row3UnpoolUnsupported(L: IgemmLayout, pool: { kernel: [number, number]; stride: [number, number]; padding: [number, number]; inShape: readonly number[] }): string | undefined {
+export function row3UnpoolUnsupported(L: IgemmLayout): string | undefined {
   const c = L.classes[0]!;
   if (L.classes.length !== 1 || c.y.first !== 0 || c.y.ostep !== 1) return 'not a single stride-1 class';
-  const [, , h, w] = pool.inShape;
-  if (pool.kernel.join() !== '2,2' || pool.stride.join() !== '2,2' || pool.padding.join() !== '0,0' || h! % 2 !== 0 || w! % 8 !== 0) {
-    return 'the pool is not 2×2, stride 2, no padding over an even height and a width that is a multiple of 8';
-  }
   return row3Unsupported(L);
 }
 

@@ -12,10 +12,10 @@ import { actGradOverrides, convForwardPass as direct0, convTransposedPass as dir
 import { convMacs, swapSides } from '../geometry/conv.ts';
 import { capsOf, type DeviceCaps, type Pass, type Variant } from './variant.ts';
 import {
-  actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, relayoutShader, row3PoolUnsupported, row3Shader, row3UnpoolUnsupported, row3Unsupported,
+  actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, relayoutShader, row3Shader, row3UnpoolUnsupported, row3Unsupported,
   s2Shader, s2Unsupported, sgShader, tiledShader, type TileKernel, type TiledConfig,
 } from './conv_igemm.ts';
-import { maxpool2dBackward, maxpool2dBackwardAct, maxpool2dForward, maxpool2dK2Shader, maxpool2dShader, type PoolActArgs } from './maxpool2d.ts';
+import { isK2, maxpool2dBackward, maxpool2dBackwardAct, maxpool2dForward, maxpool2dK2Shader, maxpool2dShader, type PoolActArgs, type PoolGeometry } from './maxpool2d.ts';
 import { gradParamsVariants, gradBiasVariants, splitkShader, splitkSgShader } from './conv_splitk.ts';
 import { d2sShader, d2sVariants } from './conv_d2s.ts';
 import { conv2dShader } from './conv2d.ts';
@@ -43,9 +43,16 @@ function registerVariant(name: string, transposed: boolean, k: TileKernel): Vari
   };
 }
 
-/** Whether the row kernel `k` can take args.unpool in its own store (see row3UnpoolUnsupported). */
+/**
+ * Why the row kernel cannot pool, or unpool, as it stores with pool `p`: it shares the vec4 2×2
+ * pool's window and routing code, so it takes the pools that kernel takes (isK2).
+ */
+const poolShapeUnsupported = (p: PoolGeometry): string | undefined => (isK2(p) ? undefined
+  : 'the pool is not 2×2, stride 2, no padding over an even height and a width that is a multiple of 8');
+
+/** Whether the row kernel `k` can take args.unpool in its own store. */
 const unpoolsInStore = (k: TileKernel, a: ConvArgs) =>
-  k.shader === 'row3' && !!a.unpool && !row3UnpoolUnsupported(igemmLayout(a.g, true), a.unpool);
+  k.shader === 'row3' && !!a.unpool && !poolShapeUnsupported(a.unpool) && !row3UnpoolUnsupported(igemmLayout(a.g, true));
 
 /**
  * The row kernels of conv.transposed, which also continue an input gradient through a 2×2 max
@@ -137,8 +144,7 @@ const row3Pool: Variant<ConvArgs> = {
   unsupported(caps, a) {
     const p = a.pool;
     if (!p) return 'pools as it stores: only for a convolution with a fused 2×2 max pool';
-    if (p.kernel.join() !== '2,2' || p.stride.join() !== '2,2' || p.padding.join() !== '0,0') return 'the pool is not 2×2, stride 2, no padding';
-    return noSubgroups(caps) ?? row3PoolUnsupported(igemmLayout(a.g, false));
+    return poolShapeUnsupported(p) ?? noSubgroups(caps) ?? row3Unsupported(igemmLayout(a.g, false));
   },
   scratch: (a) => igemmScratch(igemmLayout(a.g, false), ROW3_POOL.block),
   build: (d, a, io, label) => igemmRegister(d, igemmLayout(a.g, false), ROW3_POOL,
