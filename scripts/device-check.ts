@@ -51,7 +51,7 @@ import { gemm as gemmRef } from '../test/reference/gemm.ts';
 import { mulberry32, rand } from '../test/reference/tensor.ts';
 import {
   ACTS, compare, CONV, CONVT, forwardChecks, GEMM_SHAPES, pick, POOL_CASES, roleChecks, runCheck, runPoolCheck, runUnpoolCheck, seedCases, sweepVariant, UNPOOL_CASES,
-  type GpuIo, type Sweep,
+  type ConvCase, type GpuIo, type Sweep,
 } from '../test/variant_sweep.ts';
 
 const argv = process.argv;
@@ -280,39 +280,43 @@ async function fusedCheck(pass: Pass<ConvArgs>, i: number, checks: ReturnType<ty
   return { act, case: c.what, ok: r.bad.length === 0, worst_vs_tolerance: +r.worst.toPrecision(3), failed: r.bad };
 }
 
-/** conv.forward variant `i` with a 2×2 max pool fused after its activation (rotating), on every pool case it supports. */
-async function poolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string, unknown>> {
-  const act = ACTS[i % ACTS.length]!;
-  const out = { act, ran: 0, ok: true, worst_vs_tolerance: 0, failed: [] as string[], unsupported: [] as { case: string; reason: string }[] };
-  for (const c of POOL_CASES) {
-    let r: { bad: string[]; worst: number; skipped?: string };
-    try { r = await runPoolCheck(g, io, v, c, act); } catch (e) { r = { bad: [`${c.name}: ${message(e)}`], worst: Infinity }; }
+type CaseResult = { bad: string[]; worst: number; skipped?: string };
+
+/**
+ * `run` on every case in turn (a thrown error fails that case): how many ran, the failures, the
+ * worst error against the tolerance and each unsupported case with its reason; `mustRun`: running
+ * on no case at all is a failure too.
+ */
+async function caseChecks(what: string, act: ConvArgs['act'], cases: ConvCase[], mustRun: boolean,
+  run: (c: ConvCase) => Promise<CaseResult>): Promise<Record<string, unknown>> {
+  const out = { act: act ?? null, ran: 0, ok: true, worst_vs_tolerance: 0, failed: [] as string[], unsupported: [] as { case: string; reason: string }[] };
+  for (const c of cases) {
+    let r: CaseResult;
+    try { r = await run(c); } catch (e) { r = { bad: [`${c.name}: ${message(e)}`], worst: Infinity }; }
     if (r.skipped) { out.unsupported.push({ case: c.name, reason: r.skipped }); continue; }
     out.ran++;
     out.failed.push(...r.bad);
     out.worst_vs_tolerance = Math.max(out.worst_vs_tolerance, +r.worst.toPrecision(3));
   }
-  out.ok = out.failed.length === 0 && out.ran > 0;
-  check(out.ok, `variants: conv.forward ${v.name} + ${act} + pool: ${out.failed[0] ?? 'ran on no pool case'}`);
+  out.ok = out.failed.length === 0 && (out.ran > 0 || !mustRun);
+  check(out.ok, `variants: ${what}: ${out.failed[0] ?? 'ran on no case'}`);
   return out;
 }
 
-/** conv.transposed variant `i` as an input gradient continued through a 2×2 max pool's and an activation's backward, on every case it supports. */
-async function unpoolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string, unknown>> {
+/** conv.forward variant `i` with a 2×2 max pool fused after its activation (rotating), on every pool case it supports. */
+function poolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string, unknown>> {
+  const act = ACTS[i % ACTS.length]!;
+  return caseChecks(`conv.forward ${v.name} + ${act} + pool`, act, POOL_CASES, true, (c) => runPoolCheck(g, io, v, c, act));
+}
+
+/**
+ * conv.transposed variant `i` as an input gradient continued through a 2×2 max pool's and an
+ * activation's backward, on every case it supports (d2s, kernel = stride, takes none: not a failure).
+ */
+function unpoolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string, unknown>> {
   const act = ([...ACTS, undefined] as const)[i % (ACTS.length + 1)];
-  const out = { act: act ?? null, ran: 0, ok: true, worst_vs_tolerance: 0, failed: [] as string[], unsupported: [] as { case: string; reason: string }[] };
-  for (const c of UNPOOL_CASES) {
-    let r: { bad: string[]; worst: number; skipped?: string };
-    try { r = await runUnpoolCheck(g, io, v, c, act); } catch (e) { r = { bad: [`${c.name}: ${message(e)}`], worst: Infinity }; }
-    if (r.skipped) { out.unsupported.push({ case: c.name, reason: r.skipped }); continue; }
-    out.ran++;
-    out.failed.push(...r.bad);
-    out.worst_vs_tolerance = Math.max(out.worst_vs_tolerance, +r.worst.toPrecision(3));
-  }
-  // d2s (kernel = stride) takes none of these cases; a variant that ran none is not a failure.
-  out.ok = out.failed.length === 0;
-  check(out.ok, `variants: conv.transposed ${v.name} + pool + ${act ?? 'no activation'} backward: ${out.failed[0]}`);
-  return out;
+  return caseChecks(`conv.transposed ${v.name} + pool + ${act ?? 'no activation'} backward`, act, UNPOOL_CASES, false,
+    (c) => runUnpoolCheck(g, io, v, c, act));
 }
 
 // ---- 3. the training step against PyTorch -----------------------------------------------------
