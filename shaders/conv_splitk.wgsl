@@ -14,7 +14,9 @@
 //             columns a step, each input row's 8 values two vec4s split into the column taps.
 //   tiled_dw  any geometry, workgroup-memory tiles (the real-GPU shape): a workgroup owns
 //             TBM output channels × TBN (ci, ky, kx) and stages TBK pixels of dy and patches.
-// When has_bias, the lanes that own input channel 0 and the first taps also sum dy into db.
+// When has_bias, the lanes that own input channel 0 and the first taps also sum dy into db. When
+// x_bias (s2_dw only: a transposed conv's weight gradient, whose output gradient is this x), the
+// lanes that own the first block of output channels sum x into db instead: the transposed conv's bias.
 
 struct GradW {
   batch: u32,
@@ -29,7 +31,8 @@ struct GradW {
   chunk_steps: u32, // steps (4-column blocks of an output row; tiled: pixels) per chunk
   steps: u32,       // all steps
   has_bias: u32,
-  part_stride: u32, // floats per chunk in part: dw, then db when has_bias
+  x_bias: u32,
+  part_stride: u32, // floats per chunk in part: dw, then db when has_bias (og·groups) or x_bias (c_x)
   dw_len: u32,
   in_size: vec2i,
   out_size: vec2i,
@@ -274,6 +277,7 @@ fn s2_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: v
   let cols = u32(p.out_size.y) / 4u;
   var acc: array<mat2x4f, 16>;
   var accb = mat4x4f();
+  var accx = vec2f();  // x_bias: Σ x of input channels ci0, ci0 + 1
   let s1 = min(p.steps, (o.chunk + 1u) * p.chunk_steps);
   for (var s = o.chunk * p.chunk_steps; s < s1; s++) {
     let b0 = i32(s % cols) * 4;
@@ -285,10 +289,19 @@ fn s2_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: v
     let x0 = (n * p.c_x + o.g * p.cgx + min(ci0, p.cgx - 1u)) * ihw + u32(2 * oy * p.in_size.y);
     let x1 = (n * p.c_x + o.g * p.cgx + min(ci0 + 1u, p.cgx - 1u)) * ihw + u32(2 * oy * p.in_size.y);
     let ok1 = ci0 + 1u < p.cgx;
-    s2_mac(&acc, 0u, s2_taps(x0, true, 2 * b0), d);
-    s2_mac(&acc, 4u, s2_taps(x0 + u32(p.in_size.y), true, 2 * b0), d);
-    s2_mac(&acc, 8u, s2_taps(x1, ok1, 2 * b0), d);
-    s2_mac(&acc, 12u, s2_taps(x1 + u32(p.in_size.y), ok1, 2 * b0), d);
+    let t0 = s2_taps(x0, true, 2 * b0);
+    let t1 = s2_taps(x0 + u32(p.in_size.y), true, 2 * b0);
+    let t2 = s2_taps(x1, ok1, 2 * b0);
+    let t3 = s2_taps(x1 + u32(p.in_size.y), ok1, 2 * b0);
+    s2_mac(&acc, 0u, t0, d);
+    s2_mac(&acc, 4u, t1, d);
+    s2_mac(&acc, 8u, t2, d);
+    s2_mac(&acc, 12u, t3, d);
+    // The taps of a step cover 2 rows × 8 columns of each input channel, and the steps cover the
+    // plane once: their sum over a chunk is that chunk's share of the channel's total.
+    if (p.x_bias != 0u) {
+      accx += vec2f(dot(t0[0] + t0[1] + t1[0] + t1[1], vec4f(1.0)), dot(t2[0] + t2[1] + t3[0] + t3[1], vec4f(1.0)));
+    }
     if (p.has_bias != 0u) {
       let one = vec4f(1.0);
       accb += mat4x4f(d.d0 * one, d.d1 * one, d.d2 * one, d.d3 * one);
@@ -313,6 +326,11 @@ fn s2_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: v
         let co = o.co0 + 4u * c + j;
         if (co < p.og) { part[o.chunk * p.part_stride + p.dw_len + o.g * p.og + co] = accb[c][j]; }
       }
+    }
+  }
+  if (p.x_bias != 0u && o.co0 == 0u) {
+    for (var c = 0u; c < 2u; c++) {
+      if (ci0 + c < p.cgx) { part[o.chunk * p.part_stride + p.dw_len + o.g * p.cgx + ci0 + c] = accx[c]; }
     }
   }
 }

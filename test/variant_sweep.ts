@@ -86,6 +86,9 @@ export const CONVT: ConvTCase[] = [
   // with 3×3 blocks on rows that are not whole vec4s).
   { name: 'k3 s1 p1, width 8, 20 → 36 channels', x: [2, 20, 6, 8], cOut: 36, k: [3, 3], s: [1, 1], p: [1, 1], op: [0, 0] },
   { name: 'k2 s2 op1', x: [2, 5, 3, 4], cOut: 6, k: [2, 2], s: [2, 2], p: [0, 0], op: [1, 1] },
+  // k2 s2 on rows of 8 with a last row that no tap reads (the weight gradient's s2 kernel must not
+  // sum the bias in its loop then: that row's gradient is part of the bias's).
+  { name: 'k2 s2 op[1,0], width 8', x: [2, 3, 3, 4], cOut: 2, k: [2, 2], s: [2, 2], p: [0, 0], op: [1, 0] },
   { name: 'k3 s3', x: [2, 5, 2, 6], cOut: 4, k: [3, 3], s: [3, 3], p: [0, 0], op: [0, 0] },
 ];
 
@@ -178,8 +181,11 @@ export function roleChecks(pass: string, s: Sweep): Check[] {
     case 'conv.grad_params': return [
       ...s.grad.map(prepareConv).map((c) => ({ what: `${c.name} (conv2d dw, db)`, args: { g: c.g, bias: true },
         inputs: { x: c.x, dy: c.dy }, outputs: { dw: c.grads.dw, db: c.grads.db } })),
-      ...s.gradT.map(prepareConvT).map((c) => ({ what: `${c.name} (conv_transpose2d dw)`, args: { g: swapSides(c.g), bias: false },
-        inputs: { x: c.dy, dy: c.x }, outputs: { dw: c.grads.dw } })),
+      // A transposed conv's weight gradient also sums its bias (xBias) in the graph; every other case
+      // checks it, the rest the weight gradient alone.
+      ...s.gradT.map(prepareConvT).map((c, i): Check => (i % 2 === 0
+        ? { what: `${c.name} (conv_transpose2d dw, db)`, args: { g: swapSides(c.g), bias: false, xBias: true }, inputs: { x: c.dy, dy: c.x }, outputs: { dw: c.grads.dw, db: c.grads.db } }
+        : { what: `${c.name} (conv_transpose2d dw)`, args: { g: swapSides(c.g), bias: false }, inputs: { x: c.dy, dy: c.x }, outputs: { dw: c.grads.dw } })),
     ];
     case 'conv.grad_bias': return [
       ...s.gradT.map(prepareConvT).map((c) => ({ what: `${c.name} (conv_transpose2d db)`, args: { g: c.g, bias: true },

@@ -159,10 +159,11 @@ export const convtranspose2d: LayerRecord<ConvTFields> = {
     const g = geometry(L, b.batch);
     const dw = b.grad('weight');
     if (dw) {
-      // dw[ci, co, ky, kx] = Σ x[ci] ⊗ dy[co] patches: conv2d's weight gradient seen from the output side.
-      b.node('backward', 'backward/params', 'conv.grad_params', { g: swapSides(g), bias: false }, { x: dy, dy: x }, { dw });
-      const db = L.fields.bias ? b.grad('bias') : undefined;
-      if (db) b.node('backward', 'backward/bias', 'conv.grad_bias', { g, bias: true }, { dy }, { db });
+      const db = L.fields.bias ? b.grad('bias') : undefined; // a layer is frozen whole: both or neither
+      // dw[ci, co, ky, kx] = Σ x[ci] ⊗ dy[co] patches: conv2d's weight gradient seen from the output
+      // side, whose x is this layer's dy — so the same pass sums the bias gradient, Σ dy, too (xBias).
+      b.node('backward', 'backward/params', 'conv.grad_params', { g: swapSides(g), bias: false, ...(db ? { xBias: true } : {}) },
+        { x: dy, dy: x }, db ? { dw, db } : { dw });
     }
     return needDx ? dxNode(b, 'conv.forward', g, x, dy, fuse) : undefined;
   },

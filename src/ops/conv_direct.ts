@@ -27,6 +27,11 @@ import type { Pass } from './variant.ts';
 export interface ConvArgs {
   g: ConvGeometry; act?: ActivationKind; slope?: number; bias: boolean; actGrad?: ActivationKind; gradSlope?: number; pool?: PoolGeometry;
   unpool?: PoolGeometry;
+  /**
+   * conv.grad_params of a transposed conv (g swapped, x its output gradient): also db = Σ x per
+   * channel, the transposed conv's bias gradient, into io.db — one pass instead of two.
+   */
+  xBias?: boolean;
 }
 
 /** Pipeline overrides for the activation backward an input-gradient pass applies as it stores (ACT_GRAD, SLOPE). */

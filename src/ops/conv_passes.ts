@@ -6,6 +6,7 @@
 //   conv.transposed   y = act(conv_transpose2d(x, w) + bias)   io: x, w, bias?, y (+ scratch)
 //                     with args.unpool, y = (act')·maxpool_backward(conv_transpose2d(x, w))   io: + argmax, py
 //   conv.grad_params  dw (and db = Σ dy when args.bias) of conv2d geometry g   io: x, dy, dw, db?, scratch?
+//                     with args.xBias, db = Σ x (a transposed conv's bias)            io: + stage?
 //   conv.grad_bias    db = Σ dy (a transposed conv's bias)     io: dy, db, scratch?
 // A transposed conv's weight gradient is conv.grad_params on swapSides(g) with x and dy exchanged.
 import { actGradOverrides, convForwardPass as direct0, convTransposedPass as directT, convGradParamsPass as directP, convGradBiasPass as directB, type ConvArgs } from './conv_direct.ts';
@@ -16,7 +17,7 @@ import {
   s2Shader, s2Unsupported, sgShader, tiledShader, type TileKernel, type TiledConfig,
 } from './conv_igemm.ts';
 import { isK2, maxpool2dBackward, maxpool2dBackwardAct, maxpool2dForward, maxpool2dK2Shader, maxpool2dShader, type PoolActArgs, type PoolGeometry } from './maxpool2d.ts';
-import { gradParamsVariants, gradBiasVariants, splitkShader, splitkSgShader } from './conv_splitk.ts';
+import { gradParamsVariants, gradBiasVariants, splitkShader, splitkSgShader, xBiasAfter } from './conv_splitk.ts';
 import { d2sShader, d2sVariants } from './conv_d2s.ts';
 import { conv2dShader } from './conv2d.ts';
 import { convTransposeShader } from './conv_transpose2d.ts';
@@ -183,7 +184,7 @@ export const convTransposedPass: Pass<ConvArgs> = {
 
 export const convGradParamsPass: Pass<ConvArgs> = {
   name: 'conv.grad_params', inputs: ['x', 'dy'], outputs: ['dw', 'db'], key, flops: (a) => 2 * convMacs(a.g),
-  variants: [directP.variants[0]!, ...gradParamsVariants],
+  variants: [xBiasAfter(directP.variants[0]!), ...gradParamsVariants],
 };
 
 export const convGradBiasPass: Pass<ConvArgs> = {

@@ -2,12 +2,12 @@
 // batch × pixels are cut into a fixed number of chunks, each chunk's partial sums land in the
 // scratch buffer, and one more dispatch adds them in chunk order. The split count is part of the
 // variant: more chunks give a big GPU more threads, fewer keep a CPU adapter's sums short.
-import type { ConvGeometry } from '../geometry/conv.ts';
 import type { Binding } from '../gpu/kernel.ts';
 import { WORKGROUP_SIZE } from '../gpu/kernel.ts';
 import { makeDispatch, placeholder, shader, type Dispatch } from './dispatch.ts';
 import type { Variant } from './variant.ts';
-import type { ConvArgs } from './conv_direct.ts';
+import { convGradBiasPass, type ConvArgs } from './conv_direct.ts';
+import { swapSides, type ConvGeometry } from '../geometry/conv.ts';
 import splitkWgsl from '../../shaders/conv_splitk.wgsl?raw';
 import { subgroupShader } from './conv_igemm.ts';
 
@@ -26,7 +26,11 @@ interface Plan {
   entry: string; overrides: Record<string, number>;
 }
 
-function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean): Plan {
+/**
+ * `hasBias`: db = Σ dy per dy channel (a conv's bias); `xBias`: db = Σ x per x channel (a transposed
+ * conv's bias, whose output gradient is x here; only the s2 kernel sums it).
+ */
+function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean, xBias = false): Plan {
   const cgx = g.cIn / g.groups, og = g.cOut / g.groups, khw = g.kernel[0] * g.kernel[1];
   const [oh, ow] = g.outSize;
   const steps = kind === 'tiled' ? g.batch * oh * ow : g.batch * oh * Math.ceil(ow / 4);
@@ -36,7 +40,7 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean): Pla
   const chunkSteps = Math.ceil(steps / Math.min(split, steps));
   const chunks = Math.ceil(steps / chunkSteps);
   const dwLen = g.cOut * cgx * khw;
-  const partStride = dwLen + (hasBias ? g.cOut : 0);
+  const partStride = dwLen + (hasBias ? g.cOut : xBias ? g.cIn : 0);
   const lanes = g.groups * blocks * (kind === 'row3' ? cgx * kblocks : kblocks);
   // row3: a workgroup holds the (ci, row-tap block) lanes of one channel block and chunk, WGX of them
   // (4, 16 or 64: each size is its own pipeline, so only a few).
@@ -47,7 +51,7 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean): Pla
     entry: `${kind}_dw`, chunks, partStride, invocations: workgroups * WORKGROUP_SIZE, overrides: kind === 'row3' ? { WGX: wgx } : {},
     uniform: {
       batch: g.batch, c_x: g.cIn, c_y: g.cOut, cgx, og, groups: g.groups, blocks, kblocks, chunks, chunk_steps: chunkSteps, steps,
-      has_bias: hasBias ? 1 : 0, part_stride: partStride, dw_len: dwLen,
+      has_bias: hasBias ? 1 : 0, x_bias: xBias ? 1 : 0, part_stride: partStride, dw_len: dwLen,
       in_size: g.inSize, out_size: g.outSize, kernel: g.kernel, stride: g.stride, pad: g.padding, dilation: g.dilation,
     },
   };
@@ -78,14 +82,23 @@ export function s2GradUnsupported(g: ConvGeometry): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether kernel `kind` sums a transposed conv's bias (args.xBias) as it goes: the s2 kernel, whose
+ * steps read every input pixel once where the input is exactly twice the output (no row or column
+ * left over that no tap reads, as output padding leaves). The others are followed by a bias pass.
+ */
+const sumsXBias = (kind: Kind, a: ConvArgs) =>
+  kind === 's2' && !!a.xBias && a.g.inSize[0] === 2 * a.g.outSize[0] && a.g.inSize[1] === 2 * a.g.outSize[1];
+
 function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs> {
-  return {
+  const planOf = (a: ConvArgs) => plan(a.g, kind, split, a.bias, sumsXBias(kind, a));
+  const v: Variant<ConvArgs> = {
     name, prefers: kind === 'tiled' ? 'hardware' : 'software',
     unsupported: (caps, a) => (kind === 's2' ? s2GradUnsupported(a.g)
       : kind === 'row3' ? (caps.features.has('subgroups') ? row3GradUnsupported(a.g) : 'no subgroups') : undefined),
-    scratch: (a) => { const pl = plan(a.g, kind, split, a.bias); return pl.chunks * pl.partStride; },
+    scratch: (a) => { const pl = planOf(a); return pl.chunks * pl.partStride; },
     build: (d, a, io, label) => {
-      const pl = plan(a.g, kind, split, a.bias);
+      const pl = planOf(a);
       const x = io.x!, dy = io.dy!, part = io.scratch!;
       // The subgroup kernel reads dy as vec4s when its rows are whole vec4s.
       const v4 = kind === 'sg' && a.g.outSize[1] % 4 === 0;
@@ -95,10 +108,11 @@ function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs>
       return [
         makeDispatch(d, kind === 'row3' ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
           pl.invocations, pl.uniform, buffers, tile),
-        reduce(d, pl.uniform, part, io.dw!, a.bias ? io.db : undefined, label),
+        reduce(d, pl.uniform, part, io.dw!, a.bias || pl.uniform.x_bias ? io.db : undefined, label),
       ];
     },
   };
+  return xBiasAfter(v, (a) => sumsXBias(kind, a));
 }
 
 export const gradParamsVariants: Variant<ConvArgs>[] = [
@@ -114,6 +128,8 @@ export const gradParamsVariants: Variant<ConvArgs>[] = [
   gradVariant('tiled-split32', 'tiled', 32),
 ];
 
+const biasUnsupported = (g: ConvGeometry) => ((g.outSize[0] * g.outSize[1]) % 4 !== 0 ? `output plane ${g.outSize.join('×')} is not a whole number of vec4s` : undefined);
+
 /** db = Σ dy per channel, split over images, summed as vec4s along each plane. */
 function biasVariant(name: string, split: number): Variant<ConvArgs> {
   const pl = (g: ConvGeometry) => {
@@ -123,7 +139,7 @@ function biasVariant(name: string, split: number): Variant<ConvArgs> {
   };
   return {
     name,
-    unsupported: (_caps, a) => ((a.g.outSize[0] * a.g.outSize[1]) % 4 !== 0 ? `output plane ${a.g.outSize.join('×')} is not a whole number of vec4s` : undefined),
+    unsupported: (_caps, a) => biasUnsupported(a.g),
     scratch: (a) => pl(a.g).chunks * a.g.cOut,
     build: (d, a, io, label) => {
       const p = pl(a.g);
@@ -136,3 +152,31 @@ function biasVariant(name: string, split: number): Variant<ConvArgs> {
 }
 
 export const gradBiasVariants: Variant<ConvArgs>[] = [biasVariant('vec4-split8', 8), biasVariant('vec4-split32', 32)];
+
+/** The bias pass of a transposed conv whose weight gradient has params args `a`: its own geometry, vec4 sums where its plane allows. */
+function xBiasPass(a: ConvArgs): { v: Variant<ConvArgs>; args: ConvArgs } {
+  const args: ConvArgs = { g: swapSides(a.g), bias: true };
+  return { args, v: biasUnsupported(args.g) ? convGradBiasPass.variants[0]! : gradBiasVariants[0]! };
+}
+
+/**
+ * Weight-gradient variant `v` for a transposed conv that also needs its bias (args.xBias): where `v`
+ * does not sum it itself (`inKernel`), it is followed by that bias's own pass on the stage buffer —
+ * the unfused work, so every variant stays a candidate and the tuner weighs them against the one
+ * that sums it in its loop (s2d) by measurement.
+ */
+export function xBiasAfter(v: Variant<ConvArgs>, inKernel: (a: ConvArgs) => boolean = () => false): Variant<ConvArgs> {
+  const strip = (a: ConvArgs): ConvArgs => { const { xBias: _, ...rest } = a; return rest; };
+  const after = (a: ConvArgs) => !!a.xBias && !inKernel(a);
+  return {
+    ...v,
+    unsupported: v.unsupported && ((caps, a) => v.unsupported!(caps, strip(a))),
+    scratch: v.scratch && ((a) => v.scratch!(after(a) ? strip(a) : a)),
+    stage: (a) => { if (!after(a)) return 0; const b = xBiasPass(a); return b.v.scratch?.(b.args) ?? 0; },
+    build(d, a, io, label) {
+      if (!after(a)) return v.build(d, a, io, label);
+      const b = xBiasPass(a);
+      return [...v.build(d, strip(a), io, label), ...b.v.build(d, b.args, { dy: io.x!, db: io.db!, scratch: io.stage! }, `${label}/bias`)];
+    },
+  };
+}
