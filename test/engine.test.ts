@@ -1,5 +1,5 @@
 // Engine pieces that need no GPU: model specs and their errors, PyTorch-style init, the step plan's
-// buffer reuse (checked against liveness computed here independently), weights and checkpoints.
+// buffer reuse (checked against liveness computed here independently), weights and checkpoints, the tuner's close-call rule.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, FormatError } from '../src/errors.ts';
 import { buildModel, CAE_SPEC } from '../src/nn/spec.ts';
@@ -9,6 +9,7 @@ import { planStep, describePlan } from '../src/plan/plan.ts';
 import { readIds, writeIds } from '../src/graph/graph.ts';
 import { parseCheckpoint, parseWeights, serializeCheckpoint, serializeWeights } from '../src/io/weights.ts';
 import { rangeWarning } from '../src/train/trainer.ts';
+import { closePair } from '../src/tune/tuner.ts';
 
 const cae = buildModel(CAE_SPEC, 'cae');
 
@@ -168,5 +169,14 @@ describe('gradient sums split over the batch', () => {
     const g1 = conv2dGeometry([1, 3, 32, 32], [16, 3, 3, 3], { padding: 1 });
     expect(convGradScratch(g1)).toEqual({ weight: 0, bias: 0 });
     expect(gradSplit(conv2dGeometry([7, 16, 8, 8], [32, 16, 3, 3]), 288)).toEqual({ chunks: 7, chunkImages: 1 });
+  });
+});
+
+describe('the tuner', () => {
+  it('times two candidates again when the slower is within 15 % of the faster, untimed entries aside', () => {
+    expect(closePair({ a: 10, b: 11.4, c: 30 })).toEqual(['a', 'b']);
+    expect(closePair({ c: 30, b: 11.6, a: 10 })).toBeUndefined();
+    expect(closePair({ direct: 'unsupported: no subgroups', x: 5, y: 5.5 })).toEqual(['x', 'y']);
+    expect(closePair({ x: 5, y: 'not timed: tuning budget spent' })).toBeUndefined();
   });
 });
