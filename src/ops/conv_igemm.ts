@@ -114,10 +114,13 @@ function relayout(device: GPUDevice, L: IgemmLayout, block: number, w: Binding, 
     offsets.push(at);
     const count = classFloats(L, c, block);
     if (count > 0) {
-      dispatches.push(makeDispatch(device, relayoutShader, 'relayout', `${label}/relayout${L.classes.length > 1 ? i : ''}`, count, {
-        count, cgx: L.cgx, cgx4: roundUp(L.cgx, 4), og: L.og, cop: roundUp(L.og, block), s_co: L.sCo, s_ci: L.sCi, s_g: L.sG, dst: at,
+      // Four output channels an invocation: every channel block is a multiple of 4, so cop and at are.
+      const cop = roundUp(L.og, block);
+      if (cop % 4 !== 0 || at % 4 !== 0) throw new Error(`${label}: relaid weights must be whole vec4s (block ${block})`);
+      dispatches.push(makeDispatch(device, relayoutShader, 'relayout', `${label}/relayout${L.classes.length > 1 ? i : ''}`, count / 4, {
+        count, cgx: L.cgx, cgx4: roundUp(L.cgx, 4), og: L.og, cop, s_co: L.sCo, s_ci: L.sCi, s_g: L.sG, dst: at,
         taps: pairOf(c, 'taps'), kfirst: pairOf(c, 'kfirst'), kstep: pairOf(c, 'kstep'), kernel: L.g.kernel,
-      }, { w, wt }));
+      }, { w, wt4: wt }));
     }
     at += count;
   });
