@@ -50,7 +50,7 @@ import { VERSION } from '../src/version.ts';
 import { gemm as gemmRef } from '../test/reference/gemm.ts';
 import { mulberry32, rand } from '../test/reference/tensor.ts';
 import {
-  ACTS, compare, CONV, CONVT, forwardChecks, GEMM_SHAPES, pick, POOL_CASES, roleChecks, runCheck, runPoolCheck, runUnpoolCheck, seedCases, sweepVariant, UNPOOL_CASES,
+  ACTS, compare, CONV, CONVT, forwardChecks, GEMM_SHAPES, pick, POOL_CASES, roleChecks, runCheck, runPoolCheck, runUnpoolCheck, seedCases, sweepVariant, UNPOOL_CASES, UNPOOL_CASES_T,
   type ConvCase, type GpuIo, type Sweep,
 } from '../test/variant_sweep.ts';
 
@@ -217,7 +217,7 @@ await section('variants', async () => {
         row.fused_activation_backward = await fusedCheck(pass, i, fused, true);
       }
       if (pass.name === 'conv.forward') row.fused_pool = await poolCheck(v, i);
-      if (pass.name === 'conv.transposed') row.fused_pool_backward = await unpoolCheck(v, i);
+      if (pass.name === 'conv.transposed' || (pass.name === 'conv.forward' && !v.only)) row.fused_pool_backward = await unpoolCheck(pass.name, v, i);
       row.ms = Math.round(performance.now() - s);
       check(r.bad.length === 0, `variants: ${pass.name} ${v.name}: ${r.bad[0]}`);
       if (r.ran === 0 && !v.only) (report.warnings as string[]).push(`${pass.name} ${v.name} ran on no shape of the sweep here (${r.unsupported[0]?.why})`);
@@ -310,13 +310,15 @@ function poolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string, unkn
 }
 
 /**
- * conv.transposed variant `i` as an input gradient continued through a 2×2 max pool's and an
- * activation's backward, on every case it supports (d2s, kernel = stride, takes none: not a failure).
+ * Variant `i` of conv.transposed (a conv's input gradient) or conv.forward (a transposed conv's) as
+ * an input gradient continued through a 2×2 max pool's and an activation's backward, on every case
+ * it supports (d2s, kernel = stride, and the 3-wide row kernels of conv.forward take none: not a failure).
  */
-function unpoolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string, unknown>> {
+function unpoolCheck(pass: string, v: Variant<ConvArgs>, i: number): Promise<Record<string, unknown>> {
   const act = ([...ACTS, undefined] as const)[i % (ACTS.length + 1)];
-  return caseChecks(`conv.transposed ${v.name} + pool + ${act ?? 'no activation'} backward`, act, UNPOOL_CASES, false,
-    (c) => runUnpoolCheck(g, io, v, c, act));
+  const transposed = pass === 'conv.forward';
+  return caseChecks(`${pass} ${v.name} + pool + ${act ?? 'no activation'} backward`, act, transposed ? UNPOOL_CASES_T : UNPOOL_CASES, false,
+    (c) => runUnpoolCheck(g, io, v, c, act, transposed));
 }
 
 // ---- 3. the training step against PyTorch -----------------------------------------------------

@@ -3,6 +3,8 @@
 // the seed decoder's k2 s2 transposed convs. The inputs of 4 output columns in one input row are 8
 // consecutive values — two aligned vec4 loads — and their (x, y), (z, w) halves are the two column
 // taps. Rows of x and y are whole vec4s; the host checks (s2Unsupported in src/ops/conv_igemm.ts).
+// Stores go through store_block (conv_igemm_unpool.wgsl): with UNPOOL the gradient goes on through
+// the 2×2 max pool before the transposed conv (the seed's conv2.2) as it is stored.
 
 fn wt_at(g: u32, ci: u32, t: i32, c0: u32) -> u32 {
   return p.w_off + (((g * p.cgx4 + ci) * 2u + u32(t)) * 2u) * (p.cop / 4u) + c0 / 4u;
@@ -57,7 +59,7 @@ fn s2_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
       acc[12] += w0 * x3; acc[13] += w1 * x3; acc[14] += w2 * x3; acc[15] += w3 * x3;
     }
   }
-  for (var k = 0u; k < 16u; k++) { store_row4(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
+  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
 }
 
 // 8 columns × 32 channels per lane; acc[8·pb + c]. 16 weight vectors per input channel and row
@@ -104,5 +106,5 @@ fn s2_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
       acc[12] += w4 * x1; acc[13] += w5 * x1; acc[14] += w6 * x1; acc[15] += w7 * x1;
     }
   }
-  for (var k = 0u; k < 16u; k++) { store_row4(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
+  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
 }

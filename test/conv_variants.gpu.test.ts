@@ -5,7 +5,7 @@
 // conv's input gradient, conv.transposed the reverse, conv.grad_params both weight gradients.
 // A variant that cannot run a shape here says why; those are printed, and counted, never dropped.
 import { afterAll, describe, expect, it } from 'vitest';
-import { CONV, CONVT, ACTS, POOL_CASES, UNPOOL_CASES, forwardChecks, prepareConv, roleChecks, runCheck, runPoolCheck, runUnpoolCheck, sweepVariant, type GpuIo, type Sweep } from './variant_sweep.ts';
+import { CONV, CONVT, ACTS, POOL_CASES, UNPOOL_CASES, UNPOOL_CASES_T, forwardChecks, prepareConv, prepareConvT, roleChecks, runCheck, runPoolCheck, runUnpoolCheck, sweepVariant, type GpuIo, type Sweep } from './variant_sweep.ts';
 import { capsOf, CONV_PASSES, convForwardPass, convGradParamsPass, convTransposedPass, type ConvArgs } from '../src/ops/conv_passes.ts';
 import { empty, gpu, readback, run, scoped, upload } from './gpu.ts';
 import { pool2dGeometry } from '../src/geometry/pool.ts';
@@ -122,22 +122,26 @@ describe('a 2×2 max pool fused after the activation: pooled output and argmax',
 });
 
 describe("an input gradient continued through the pool's and activation's backward as it is stored", () => {
-  convTransposedPass.variants.forEach((v, i) => {
-    const act = ([...ACTS, undefined] as const)[i % (ACTS.length + 1)];
-    it(`conv.transposed ${v.name} + pool + ${act ?? 'no activation'} backward`, async () => {
-      const g = await gpu();
-      let ran = 0;
-      for (const c of UNPOOL_CASES) {
-        const r = await runUnpoolCheck(g, io, v, c, act);
-        if (r.skipped) { unsupportedSeen.push(`conv.transposed ${v.name} + unpool, ${c.name}: ${r.skipped}`); continue; }
-        ran++;
-        expect(r.bad).toEqual([]);
-      }
-      // Every variant does it (in its store, or with the pool's backward kernel after it) wherever it runs.
-      const runs = UNPOOL_CASES.filter((c) => !v.unsupported?.(capsOf(g.device), { g: swapSides(prepareConv(c).g), bias: false })).length;
-      expect(ran).toBe(runs);
+  // A conv's input gradient is conv.transposed, a transposed conv's conv.forward.
+  for (const [pass, cases, transposed] of [[convTransposedPass, UNPOOL_CASES, false], [convForwardPass, UNPOOL_CASES_T, true]] as const) {
+    pass.variants.filter((v) => !v.only).forEach((v, i) => {
+      const act = ([...ACTS, undefined] as const)[i % (ACTS.length + 1)];
+      it(`${pass.name} ${v.name} + pool + ${act ?? 'no activation'} backward`, async () => {
+        const g = await gpu();
+        let ran = 0;
+        for (const c of cases) {
+          const r = await runUnpoolCheck(g, io, v, c, act, transposed);
+          if (r.skipped) { unsupportedSeen.push(`${pass.name} ${v.name} + unpool, ${c.name}: ${r.skipped}`); continue; }
+          ran++;
+          expect(r.bad).toEqual([]);
+        }
+        // Every variant does it (in its store, or with the pool's backward kernel after it) wherever it runs.
+        const prepared = (c: (typeof cases)[number]) => (transposed ? prepareConvT(c as (typeof UNPOOL_CASES_T)[number]) : prepareConv(c));
+        const runs = cases.filter((c) => !v.unsupported?.(capsOf(g.device), { g: swapSides(prepared(c).g), bias: false })).length;
+        expect(ran).toBe(runs);
+      });
     });
-  });
+  }
 
   it('the row kernel doing it in its store equals the pass then the pool kernel, bit for bit', async () => {
     const g = await gpu();

@@ -126,8 +126,10 @@ describe('the step plan', () => {
     expect(tg.graph.nodes.filter((n) => n.layer === 'conv1.2')).toEqual([]);
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.0/backward/params');
     // conv → SELU → max-pool: SELU's forward and the pool's are fused into the conv (the
-    // full-resolution activation is no tensor at all), SELU's backward into the pool's.
-    expect(tg.graph.nodes.map((n) => n.label)).toContain('conv2.2/backward+selu');
+    // full-resolution activation is no tensor at all), their backward passes into the input
+    // gradient of the layer after the pool (transconv1.0's here, conv2.0's above).
+    expect(tg.graph.nodes.map((n) => n.label)).toContain('transconv1.0/backward/dx+maxpool+selu');
+    expect(tg.graph.nodes.filter((n) => n.layer === 'conv2.2' || n.layer === 'conv2.1')).toEqual([]);
     expect(tg.graph.nodes.map((n) => n.label)).toContain('conv1.0/forward+selu+maxpool');
     expect(tg.graph.nodes.filter((n) => n.layer === 'conv1.1')).toEqual([]);
     expect(tg.graph.nodes.filter((n) => n.layer === 'conv1.2' && n.phase === 'forward')).toEqual([]);

@@ -376,13 +376,25 @@ export const UNPOOL_CASES: ConvCase[] = [
 ];
 
 /**
- * Runs conv.transposed variant `v` as case c's input gradient continued through the backward of a
- * 2×2 max pool before the conv and of activation `act` before that pool: the pool's input is
- * act(z) for seeded z of twice the conv input's height and width, and the result must match
- * act'(z)·maxpool_backward(conv2d input gradient) in float64 within 1e-4 + 1e-4·|ref|.
+ * Transposed conv cases whose input gradient (conv.forward) goes on through a 2×2 max pool before
+ * the layer: the seed's transconv1.0 (after conv2's pool), a k2 s2 layer with several channel
+ * blocks, and a k3 s2 one that only the pool kernel after the pass can take.
  */
-export async function runUnpoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c: ConvCase, act: ConvArgs['act']): Promise<CheckResult> {
-  const r = prepareConv(c);
+export const UNPOOL_CASES_T: ConvTCase[] = [
+  { name: 'seed transconv1.0, batch 2 (unpooled)', x: [2, 32, 8, 8], cOut: 16, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
+  { name: 'k2 s2, 40 → 20 channels, width 8 (unpooled)', x: [2, 40, 4, 8], cOut: 20, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
+  { name: 'k3 s2 p1 op1, width 8 (unpooled)', x: [2, 3, 4, 8], cOut: 4, k: [3, 3], s: [2, 2], p: [1, 1], op: [1, 1] },
+];
+
+/**
+ * Runs input-gradient variant `v` — conv.transposed for a conv case, conv.forward for a transposed
+ * conv case (`transposed`) — as case c's input gradient continued through the backward of a 2×2 max
+ * pool before the layer and of activation `act` before that pool: the pool's input is act(z) for
+ * seeded z of twice the layer input's height and width, and the result must match
+ * act'(z)·maxpool_backward(the layer's input gradient) in float64 within 1e-4 + 1e-4·|ref|.
+ */
+export async function runUnpoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c: ConvCase, act: ConvArgs['act'], transposed = false): Promise<CheckResult> {
+  const r = transposed ? prepareConvT(c as ConvTCase) : prepareConv(c);
   const [n, ch, h, w] = r.x.shape as [number, number, number, number];
   const full = [n, ch, 2 * h, 2 * w];
   const z = preActivations(full.reduce((a, b) => a * b, 1));
@@ -394,7 +406,7 @@ export async function runUnpoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c:
   const args: ConvArgs = { g: swapSides(r.g), bias: false, unpool: pool2dGeometry(full, o), ...(act ? { actGrad: act } : {}) };
   const why = v.unsupported?.(capsOf(g.device), args);
   if (why) return { bad: [], worst: 0, skipped: why };
-  return runVariant(g, io, v, args, `conv.transposed+unpool/${v.name}`,
+  return runVariant(g, io, v, args, `${transposed ? 'conv.forward' : 'conv.transposed'}+unpool/${v.name}`,
     { x: r.dy.data, w: r.w.data, argmax: new Float32Array(pooled.argmax.buffer), py: Float32Array.from(pooled.y.data) }, { y: want.length },
     async (bufs) => compare(await io.readback(g, bufs.y!, want.length), want, `${c.name} + pool + ${act ?? 'no activation'} backward: dx`));
 }

@@ -79,20 +79,21 @@ export const convNodes = {
       const db = f.bias ? b.grad('bias') : undefined;
       b.node('backward', 'backward/params', 'conv.grad_params', { g, bias: !!db }, { x, dy }, db ? { dw, db } : { dw });
     }
-    if (needDx && poolGrad) return unpoolDxNode(b, g, dy, poolGrad);
+    if (needDx && poolGrad) return unpoolDxNode(b, 'conv.transposed', g, dy, poolGrad);
     return needDx ? dxNode(b, 'conv.transposed', g, x, dy, fuse) : undefined;
   },
 };
 
 /**
- * A conv's input-gradient node (conv.transposed) continued through the backward of the 2×2 max
- * pool before the conv and of the activation before that pool: the gradient at the pool's output
- * never becomes a tensor (conv2.0's input gradient in the CAE, routed straight to conv1's SELU).
+ * A conv's (pass conv.transposed) or transposed conv's (conv.forward) input-gradient node continued
+ * through the backward of the 2×2 max pool before the layer and of the activation before that pool:
+ * the gradient at the pool's output never becomes a tensor (in the CAE, conv2.0's input gradient
+ * routed straight to conv1's SELU, and transconv1.0's to conv2's).
  */
-function unpoolDxNode(b: LayerBuilder, g: ConvGeometry, dy: Tensor, p: FusedPoolGrad): Tensor {
+function unpoolDxNode(b: LayerBuilder, pass: 'conv.forward' | 'conv.transposed', g: ConvGeometry, dy: Tensor, p: FusedPoolGrad): Tensor {
   const dx = b.tensor('grad_in', p.g.inShape);
   const act = p.act;
-  b.node('backward', `backward/dx+maxpool${act ? `+${act.kind}` : ''}`, 'conv.transposed',
+  b.node('backward', `backward/dx+maxpool${act ? `+${act.kind}` : ''}`, pass,
     { g: swapSides(g), bias: false, unpool: p.g, ...(act ? { actGrad: act.kind, gradSlope: act.slope } : {}) },
     { x: dy, w: b.param('weight'), argmax: p.argmax, py: p.y }, { y: dx });
   return dx;
@@ -148,6 +149,7 @@ export const convtranspose2d: LayerRecord<ConvTFields> = {
   buffers: () => [],
   fusesActivation: true,
   fusesActivationGrad: true,
+  fusesPoolGrad: true,
   forward(b, L, x, fuse) {
     const g = geometry(L, b.batch);
     const y = b.tensor('out', [b.batch, ...L.outShape]);
@@ -155,7 +157,7 @@ export const convtranspose2d: LayerRecord<ConvTFields> = {
       { g, act: fuse?.kind, slope: fuse?.slope, bias: L.fields.bias }, { x, ...io(b, L.fields) }, { y });
     return { x, y };
   },
-  backward(b, L, { x }, dy, needDx, fuse) {
+  backward(b, L, { x }, dy, needDx, fuse, poolGrad) {
     const g = geometry(L, b.batch);
     const dw = b.grad('weight');
     if (dw) {
@@ -165,6 +167,7 @@ export const convtranspose2d: LayerRecord<ConvTFields> = {
       b.node('backward', 'backward/params', 'conv.grad_params', { g: swapSides(g), bias: false, ...(db ? { xBias: true } : {}) },
         { x: dy, dy: x }, db ? { dw, db } : { dw });
     }
+    if (needDx && poolGrad) return unpoolDxNode(b, 'conv.forward', g, dy, poolGrad);
     return needDx ? dxNode(b, 'conv.forward', g, x, dy, fuse) : undefined;
   },
   flops(L, batch) {

@@ -18,6 +18,7 @@ import sgWgsl from '../../shaders/conv_igemm_sg.wgsl?raw';
 import row3Wgsl from '../../shaders/conv_igemm_row3.wgsl?raw';
 import pool2x2Wgsl from '../../shaders/pool2x2.wgsl?raw';
 import s2Wgsl from '../../shaders/conv_igemm_s2.wgsl?raw';
+import unpoolWgsl from '../../shaders/conv_igemm_unpool.wgsl?raw';
 import tiledWgsl from '../../shaders/conv_igemm_tiled.wgsl?raw';
 
 /** Pipeline overrides for the activation a forward kernel applies as it stores (as conv_direct.ts does). */
@@ -28,8 +29,8 @@ export const subgroupShader = (name: string, code: string): Shader => ({ name, c
 
 export const relayoutShader = shader('conv_igemm_relayout', relayoutWgsl);
 export const sgShader = subgroupShader('conv_igemm_sg', `${commonWgsl}\n${sgWgsl}`);
-export const row3Shader = subgroupShader('conv_igemm_row3', `${commonWgsl}\n${pool2x2Wgsl}\n${row3Wgsl}`);
-export const s2Shader = subgroupShader('conv_igemm_s2', `${commonWgsl}\n${s2Wgsl}`);
+export const row3Shader = subgroupShader('conv_igemm_row3', `${commonWgsl}\n${pool2x2Wgsl}\n${unpoolWgsl}\n${row3Wgsl}`);
+export const s2Shader = subgroupShader('conv_igemm_s2', `${commonWgsl}\n${pool2x2Wgsl}\n${unpoolWgsl}\n${s2Wgsl}`);
 export const tiledShader = shader('conv_igemm_tiled', `${commonWgsl}\n${tiledWgsl}`);
 
 /**
@@ -144,23 +145,23 @@ export interface IgemmIo { x: Binding; w: Binding; bias?: Binding; y: Binding; s
 /**
  * A register-tiled kernel: which shader entry, its channel block and output columns per lane.
  * `pool`: the entry max-pools 2×2 as it stores (two rows of `cols` columns a lane), writing the
- * pooled output to y and the argmax to io.argmax. `unpool` (row3): the store continues the gradient
- * through a 2×2 max pool's backward (io.argmax, io.py: its argmax and output) and ACT_GRAD's.
+ * pooled output to y and the argmax to io.argmax. `unpool` (row3, s2): the store continues the
+ * gradient through a 2×2 max pool's backward (io.argmax, io.py: its argmax and output) and ACT_GRAD's.
  */
 export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block: number; cols: number; pool?: boolean; unpool?: boolean }
 
 /**
  * Which shader and entry run `k`, and the buffers by WGSL name. s2 reads x only as vec4s, row3 also
  * single pixels at row ends; sg stores vec4s where the class's output columns are whole vec4 rows
- * (`vec`). row3's plain entries also bind the unpooling store's inputs (placeholders when off).
+ * (`vec`). The row3 and s2 plain entries also bind the unpooling store's inputs (placeholders when off).
  */
 function kernelBuffers(device: GPUDevice, k: TileKernel, vec: boolean, io: IgemmIo, common: Record<string, Binding>): [Shader, string, Record<string, Binding>] {
   const fy = io.fy ?? placeholder(device);
   if (k.shader === 'sg') return vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y, fy4: fy }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y, fy }];
-  if (k.shader === 's2') return [s2Shader, k.entry, { ...common, x4: io.x, y4: io.y, fy4: fy }];
+  const unpool = k.unpool ? { arg4: io.argmax!, py4: io.py! } : { arg4: placeholder(device), py4: placeholder(device) };
+  if (k.shader === 's2') return [s2Shader, k.entry, { ...common, x4: io.x, y4: io.y, fy4: fy, ...unpool }];
   const row3 = { ...common, x: io.x, x4: io.x, y4: io.y };
   if (k.pool) return [row3Shader, k.entry, { ...row3, argmax4: io.argmax! }];
-  const unpool = k.unpool ? { arg4: io.argmax!, py4: io.py! } : { arg4: placeholder(device), py4: placeholder(device) };
   return [row3Shader, k.entry, { ...row3, fy4: fy, ...unpool }];
 }
 
@@ -176,7 +177,7 @@ export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, 
     const vec = c.x.first === 0 && c.x.ostep === 1 && L.g.outSize[1] % 4 === 0;
     const [src, entry, buffers] = kernelBuffers(device, k, vec, io, common);
     dispatches.push(makeDispatch(device, src, entry, `${label}${L.classes.length > 1 ? `/class${i}` : ''}`,
-      workgroups * WORKGROUP_SIZE, u, buffers, k.shader === 'row3' ? { ...overrides, UNPOOL: k.unpool ? 1 : 0 } : overrides));
+      workgroups * WORKGROUP_SIZE, u, buffers, k.shader === 'sg' ? overrides : { ...overrides, UNPOOL: k.unpool ? 1 : 0 }));
   });
   return dispatches;
 }
@@ -204,9 +205,18 @@ export function row3Unsupported(L: IgemmLayout): string | undefined {
  * shape is checked by the caller (the vec4 2×2 pool's isK2, whose routing the store shares).
  */
 export function row3UnpoolUnsupported(L: IgemmLayout): string | undefined {
+  return singleClassUnsupported(L) ?? row3Unsupported(L);
+}
+
+/** The same for the 2×2 space-to-depth kernel (a conv2d: always one class). */
+export function s2UnpoolUnsupported(L: IgemmLayout): string | undefined {
+  return singleClassUnsupported(L) ?? s2Unsupported(L);
+}
+
+/** The unpooling store takes output row a of lane row a: one class, output rows in order. */
+function singleClassUnsupported(L: IgemmLayout): string | undefined {
   const c = L.classes[0]!;
-  if (L.classes.length !== 1 || c.y.first !== 0 || c.y.ostep !== 1) return 'not a single stride-1 class';
-  return row3Unsupported(L);
+  return L.classes.length !== 1 || c.y.first !== 0 || c.y.ostep !== 1 ? 'not a single stride-1 class' : undefined;
 }
 
 /** Whether the 2×2 space-to-depth kernel applies: a conv2d with kernel = stride = 2, padding 0, on rows of whole vec4s. */

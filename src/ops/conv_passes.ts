@@ -3,6 +3,7 @@
 // float64 references, and each says why it cannot run a shape or device (`unsupported`).
 //   conv.forward      y = act(conv2d(x, w) + bias)             io: x, w, bias?, y (+ scratch)
 //                     with args.pool, y = maxpool(act(…)) and argmax                  io: + argmax
+//                     with args.unpool (a transposed conv's input gradient), as conv.transposed's
 //   conv.transposed   y = act(conv_transpose2d(x, w) + bias)   io: x, w, bias?, y (+ scratch)
 //                     with args.unpool, y = (act')·maxpool_backward(conv_transpose2d(x, w))   io: + argmax, py
 //   conv.grad_params  dw (and db = Σ dy when args.bias) of conv2d geometry g   io: x, dy, dw, db?, scratch?
@@ -14,7 +15,7 @@ import { convMacs, swapSides } from '../geometry/conv.ts';
 import { capsOf, type DeviceCaps, type Pass, type Variant } from './variant.ts';
 import {
   actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, relayoutShader, row3Shader, row3UnpoolUnsupported, row3Unsupported,
-  s2Shader, s2Unsupported, sgShader, tiledShader, type TileKernel, type TiledConfig,
+  s2Shader, s2UnpoolUnsupported, s2Unsupported, sgShader, tiledShader, type TileKernel, type TiledConfig,
 } from './conv_igemm.ts';
 import { isK2, maxpool2dBackward, maxpool2dBackwardAct, maxpool2dForward, maxpool2dK2Shader, maxpool2dShader, type PoolActArgs, type PoolGeometry } from './maxpool2d.ts';
 import { gradParamsVariants, gradBiasVariants, splitkShader, splitkSgShader, xBiasAfter } from './conv_splitk.ts';
@@ -51,23 +52,27 @@ function registerVariant(name: string, transposed: boolean, k: TileKernel): Vari
 const poolShapeUnsupported = (p: PoolGeometry): string | undefined => (isK2(p) ? undefined
   : 'the pool is not 2×2, stride 2, no padding over an even height and a width that is a multiple of 8');
 
-/** Whether the row kernel `k` can take args.unpool in its own store. */
-const unpoolsInStore = (k: TileKernel, a: ConvArgs) =>
-  k.shader === 'row3' && !!a.unpool && !poolShapeUnsupported(a.unpool) && !row3UnpoolUnsupported(igemmLayout(a.g, true));
+/**
+ * Whether kernel `k` can take args.unpool in its own store: the row kernel as a conv's input
+ * gradient (conv.transposed), the 2×2 space-to-depth one as a k2 s2 transposed conv's (conv.forward).
+ */
+const unpoolsInStore = (k: TileKernel, transposed: boolean, a: ConvArgs) => !!a.unpool && !poolShapeUnsupported(a.unpool) &&
+  (k.shader === 'row3' ? transposed && !row3UnpoolUnsupported(igemmLayout(a.g, true))
+    : k.shader === 's2' && !transposed && !s2UnpoolUnsupported(igemmLayout(a.g, false)));
 
 /**
- * The row kernels of conv.transposed, which also continue an input gradient through a 2×2 max
- * pool's backward (args.unpool) in their own store where the shapes allow (unpoolsInStore).
+ * A register-tiled variant that also continues an input gradient through a 2×2 max pool's backward
+ * (args.unpool) in its own store where the shapes allow (unpoolsInStore); wrapped by unpooling().
  */
-function rowVariantT(name: string, k: TileKernel): Variant<ConvArgs> {
-  const v = registerVariant(name, true, k);
-  return {
+function storeUnpoolVariant(name: string, transposed: boolean, k: TileKernel): Variant<ConvArgs> {
+  const v = registerVariant(name, transposed, k);
+  return unpooling({
     ...v,
-    build: (d, a, io, label) => (unpoolsInStore(k, a)
-      ? igemmRegister(d, igemmLayout(a.g, true), { ...k, unpool: true },
+    build: (d, a, io, label) => (unpoolsInStore(k, transposed, a)
+      ? igemmRegister(d, igemmLayout(a.g, transposed), { ...k, unpool: true },
         { x: io.x!, w: io.w!, y: io.y!, scratch: io.scratch!, argmax: io.argmax, py: io.py }, passOverrides(a), label)
       : v.build(d, a, io, label)),
-  };
+  }, (a) => unpoolsInStore(k, transposed, a));
 }
 
 /** conv.transposed's arguments without the pool (and activation) backward after it. */
@@ -87,7 +92,7 @@ function unpooling(v: Variant<ConvArgs>, inStore: (a: ConvArgs) => boolean = () 
     ...v,
     unsupported: v.unsupported && ((caps, a) => v.unsupported!(caps, a.unpool ? withoutUnpool(a) : a)),
     scratch: v.scratch && ((a) => v.scratch!(a.unpool ? withoutUnpool(a) : a)),
-    stage: (a) => (a.unpool && !inStore(a) ? a.unpool.outShape.reduce((x, y) => x * y, 1) : 0),
+    stage: (a) => (!a.unpool ? (v.stage?.(a) ?? 0) : inStore(a) ? 0 : a.unpool.outShape.reduce((x, y) => x * y, 1)),
     build(d, a, io, label) {
       if (!a.unpool || inStore(a)) return v.build(d, a, io, label);
       const g = a.unpool, stage = io.stage!;
@@ -129,7 +134,7 @@ function pooling(v: Variant<ConvArgs>): Variant<ConvArgs> {
     ...v,
     unsupported: v.unsupported && ((caps, a) => v.unsupported!(caps, withoutPool(a))),
     scratch: v.scratch && ((a) => v.scratch!(withoutPool(a))),
-    stage: (a) => (a.pool ? outFloats(a) : 0),
+    stage: (a) => (a.pool ? outFloats(a) : (v.stage?.(a) ?? 0)),
     build(d, a, io, label) {
       if (!a.pool) return v.build(d, a, io, label);
       const full = io.stage!;
@@ -157,24 +162,30 @@ const TILED: Record<string, TiledConfig> = {
   'tiled-32x32': { bm: 32, bn: 32, bk: 32, tm: 4 },
 };
 
+/**
+ * The implicit-GEMM variants of conv.forward (transposed: false) or conv.transposed. Each also takes
+ * args.unpool (an input gradient continued through a max pool's backward): the row kernels
+ * (conv.transposed) and the space-to-depth ones (conv.forward) in their store, the rest through
+ * unpooling(); conv.forward's also take args.pool through pooling().
+ */
 function igemmVariants(transposed: boolean): Variant<ConvArgs>[] {
-  // Transposed (conv.transposed, input gradients): each also takes args.unpool, the row kernels in their store.
-  const row3 = (name: string, k: TileKernel) => (transposed ? unpooling(rowVariantT(name, k), (a) => unpoolsInStore(k, a)) : registerVariant(name, false, k));
-  const other = (v: Variant<ConvArgs>) => (transposed ? unpooling(v) : v);
-  return [
-    row3('row3-r32', { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
-    row3('row3-r16', { shader: 'row3', entry: 'row3_r16', block: 16, cols: 16 }),
+  const store = (name: string, k: TileKernel) => storeUnpoolVariant(name, transposed, k);
+  const other = (v: Variant<ConvArgs>) => unpooling(v);
+  const all = [
+    store('row3-r32', { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
+    store('row3-r16', { shader: 'row3', entry: 'row3_r16', block: 16, cols: 16 }),
     other(registerVariant('sg-r32', transposed, { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 })),
     other(registerVariant('sg-r16', transposed, { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 })),
     ...Object.entries(TILED).map(([n, t]) => other(tiledVariant(n, transposed, t))),
   ];
+  return transposed ? all : [...all,
+    store('s2d-r16', { shader: 's2', entry: 's2_r16', block: 16, cols: 16 }),
+    store('s2d-r32', { shader: 's2', entry: 's2_r32', block: 32, cols: 8 })].map(pooling);
 }
 
 export const convForwardPass: Pass<ConvArgs> = {
-  name: 'conv.forward', inputs: ['x', 'w', 'bias', 'fy'], outputs: ['y', 'argmax'], key, flops: (a) => 2 * convMacs(a.g),
-  variants: [pooling(direct0.variants[0]!), row3Pool, ...[...igemmVariants(false),
-    registerVariant('s2d-r16', false, { shader: 's2', entry: 's2_r16', block: 16, cols: 16 }),
-    registerVariant('s2d-r32', false, { shader: 's2', entry: 's2_r32', block: 32, cols: 8 })].map(pooling)],
+  name: 'conv.forward', inputs: ['x', 'w', 'bias', 'fy', 'argmax', 'py'], outputs: ['y', 'argmax'], key, flops: (a) => 2 * convMacs(a.g),
+  variants: [pooling(unpooling(direct0.variants[0]!)), row3Pool, ...igemmVariants(false)],
 };
 
 export const convTransposedPass: Pass<ConvArgs> = {
