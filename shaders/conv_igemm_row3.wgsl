@@ -4,6 +4,9 @@
 // in one input row are then 10 values — two aligned vec4 loads and two scalars instead of 24
 // gathers — and the three column taps are shifts of them. Stores are vec4s along the row.
 // The host checks the preconditions (row3Unsupported in src/ops/conv_igemm.ts).
+// Accumulators are 16 separate variables, not an array: SwiftShader keeps a function-scope array in
+// memory with per-lane addressing, while separate variables are promoted to registers (and spilled
+// by the register allocator): the seed's conv2.0 forward 12.0-12.7 -> 10.4-10.6 ms.
 
 fn wt_at(g: u32, ci: u32, t: i32, c0: u32) -> u32 {
   return p.w_off + (((g * p.cgx4 + ci) * u32(p.taps.x) + u32(t)) * 3u) * (p.cop / 4u) + c0 / 4u;
@@ -29,7 +32,7 @@ fn taps3(before: f32, v: vec4f, after: f32) -> mat4x3f {
 fn wmat(u0: vec4f, u1: vec4f, u2: vec4f) -> mat3x4f { return mat3x4f(u0, u1, u2); }
 
 
-// 8 columns × 32 channels per lane; acc[8·pb + c]: columns 4pb.., channels 4c... Per input channel
+// 8 columns × 32 channels per lane; acc(8·pb + c): columns 4pb.., channels 4c... Per input channel
 // and row tap, the 24 weight vectors (3 column taps × 8) are loaded 6 per lane of a quad and shared.
 @compute @workgroup_size(64)
 fn row3_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
@@ -47,7 +50,10 @@ fn row3_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
   let wo = vec4u(v0, v0 + 1u, v0 + 2u, v0 + 3u);
   let w_lo = (wo / 8u) * cv + wo % 8u;
   let w_hi = (vec2u(v0 + 4u, v0 + 5u) / 8u) * cv + vec2u(v0 + 4u, v0 + 5u) % 8u;
-  var acc: array<mat4x4f, 16>;
+  var acc0 = mat4x4f(); var acc1 = mat4x4f(); var acc2 = mat4x4f(); var acc3 = mat4x4f();
+  var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
+  var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
   for (var t = 0; t < p.taps.x; t++) {
     let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
     let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
@@ -73,17 +79,24 @@ fn row3_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
       let w5 = wmat(quadBroadcast(o5, 0u), quadBroadcast(o1, 2u), quadBroadcast(o3, 3u));
       let w6 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o2, 2u), quadBroadcast(o4, 3u));
       let w7 = wmat(quadBroadcast(o1, 1u), quadBroadcast(o3, 2u), quadBroadcast(o5, 3u));
-      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
-      acc[4] += w4 * x0; acc[5] += w5 * x0; acc[6] += w6 * x0; acc[7] += w7 * x0;
-      acc[8] += w0 * x1; acc[9] += w1 * x1; acc[10] += w2 * x1; acc[11] += w3 * x1;
-      acc[12] += w4 * x1; acc[13] += w5 * x1; acc[14] += w6 * x1; acc[15] += w7 * x1;
+      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
+      acc4 += w4 * x0; acc5 += w5 * x0; acc6 += w6 * x0; acc7 += w7 * x0;
+      acc8 += w0 * x1; acc9 += w1 * x1; acc10 += w2 * x1; acc11 += w3 * x1;
+      acc12 += w4 * x1; acc13 += w5 * x1; acc14 += w6 * x1; acc15 += w7 * x1;
     }
   }
-  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
+  store_block(l, gc.x, gc.y, l.b0, acc0); store_block(l, gc.x, gc.y + 4u, l.b0, acc1);
+  store_block(l, gc.x, gc.y + 8u, l.b0, acc2); store_block(l, gc.x, gc.y + 12u, l.b0, acc3);
+  store_block(l, gc.x, gc.y + 16u, l.b0, acc4); store_block(l, gc.x, gc.y + 20u, l.b0, acc5);
+  store_block(l, gc.x, gc.y + 24u, l.b0, acc6); store_block(l, gc.x, gc.y + 28u, l.b0, acc7);
+  store_block(l, gc.x, gc.y, l.b0 + 4, acc8); store_block(l, gc.x, gc.y + 4u, l.b0 + 4, acc9);
+  store_block(l, gc.x, gc.y + 8u, l.b0 + 4, acc10); store_block(l, gc.x, gc.y + 12u, l.b0 + 4, acc11);
+  store_block(l, gc.x, gc.y + 16u, l.b0 + 4, acc12); store_block(l, gc.x, gc.y + 20u, l.b0 + 4, acc13);
+  store_block(l, gc.x, gc.y + 24u, l.b0 + 4, acc14); store_block(l, gc.x, gc.y + 28u, l.b0 + 4, acc15);
 }
 
 // 16 columns × 16 channels per lane (layers with 16 or fewer output channels per group);
-// acc[4·pb + c]: columns 4pb.., channels 4c... 12 weight vectors per input channel and row tap,
+// acc(4·pb + c): columns 4pb.., channels 4c... 12 weight vectors per input channel and row tap,
 // 3 per lane.
 @compute @workgroup_size(64)
 fn row3_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
@@ -99,7 +112,10 @@ fn row3_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
   // Lane q loads weight vectors 3q..3q+2 of the 12 (vector v: column tap v / 4, channels 4·(v % 4)..).
   let wo = vec3u(3u * q, 3u * q + 1u, 3u * q + 2u);
   let wq = (wo / 4u) * cv + wo % 4u;
-  var acc: array<mat4x4f, 16>;
+  var acc0 = mat4x4f(); var acc1 = mat4x4f(); var acc2 = mat4x4f(); var acc3 = mat4x4f();
+  var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
+  var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
   for (var t = 0; t < p.taps.x; t++) {
     let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
     let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
@@ -122,13 +138,20 @@ fn row3_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
       let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
       let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
       let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
-      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
-      acc[4] += w0 * x1; acc[5] += w1 * x1; acc[6] += w2 * x1; acc[7] += w3 * x1;
-      acc[8] += w0 * x2; acc[9] += w1 * x2; acc[10] += w2 * x2; acc[11] += w3 * x2;
-      acc[12] += w0 * x3; acc[13] += w1 * x3; acc[14] += w2 * x3; acc[15] += w3 * x3;
+      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
+      acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
+      acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
+      acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
     }
   }
-  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
+  store_block(l, gc.x, gc.y, l.b0, acc0); store_block(l, gc.x, gc.y + 4u, l.b0, acc1);
+  store_block(l, gc.x, gc.y + 8u, l.b0, acc2); store_block(l, gc.x, gc.y + 12u, l.b0, acc3);
+  store_block(l, gc.x, gc.y, l.b0 + 4, acc4); store_block(l, gc.x, gc.y + 4u, l.b0 + 4, acc5);
+  store_block(l, gc.x, gc.y + 8u, l.b0 + 4, acc6); store_block(l, gc.x, gc.y + 12u, l.b0 + 4, acc7);
+  store_block(l, gc.x, gc.y, l.b0 + 8, acc8); store_block(l, gc.x, gc.y + 4u, l.b0 + 8, acc9);
+  store_block(l, gc.x, gc.y + 8u, l.b0 + 8, acc10); store_block(l, gc.x, gc.y + 12u, l.b0 + 8, acc11);
+  store_block(l, gc.x, gc.y, l.b0 + 12, acc12); store_block(l, gc.x, gc.y + 4u, l.b0 + 12, acc13);
+  store_block(l, gc.x, gc.y + 8u, l.b0 + 12, acc14); store_block(l, gc.x, gc.y + 12u, l.b0 + 12, acc15);
 }
 
 // With a 2×2 max pool (stride 2, no padding) after the activation, pooled as the tile is stored:
@@ -184,7 +207,7 @@ fn store_pool4(l: Lane, g: u32, c0: u32, top0: mat4x4f, top1: mat4x4f, bot0: mat
 }
 
 // row3_r16 for two output rows of 8 columns instead of one of 16, pooled as it stores (above).
-// acc[4·q + c]: q = 0, 1 row a's columns 0–3, 4–7; q = 2, 3 row a + 1's; channels 4c... The same
+// acc(4·q + c): q = 0, 1 row a's columns 0–3, 4–7; q = 2, 3 row a + 1's; channels 4c... The same
 // products in the same order per output as row3_r16, so the activations pooled are the ones it stores.
 @compute @workgroup_size(64)
 fn row3_r16_pool(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
@@ -199,7 +222,10 @@ fn row3_r16_pool(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id
   let cv = p.cop / 4u;
   let wo = vec3u(3u * q, 3u * q + 1u, 3u * q + 2u);
   let wq = (wo / 4u) * cv + wo % 4u;
-  var acc: array<mat4x4f, 16>;
+  var acc0 = mat4x4f(); var acc1 = mat4x4f(); var acc2 = mat4x4f(); var acc3 = mat4x4f();
+  var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
+  var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
   for (var t = 0; t < p.taps.x; t++) {
     let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
     let iz = iy + p.istep.x; // the same tap of row a + 1
@@ -226,11 +252,14 @@ fn row3_r16_pool(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id
       let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
       let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
       let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
-      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
-      acc[4] += w0 * x1; acc[5] += w1 * x1; acc[6] += w2 * x1; acc[7] += w3 * x1;
-      acc[8] += w0 * x2; acc[9] += w1 * x2; acc[10] += w2 * x2; acc[11] += w3 * x2;
-      acc[12] += w0 * x3; acc[13] += w1 * x3; acc[14] += w2 * x3; acc[15] += w3 * x3;
+      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
+      acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
+      acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
+      acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
     }
   }
-  for (var c = 0u; c < 4u; c++) { store_pool4(l, gc.x, gc.y + 4u * c, acc[c], acc[4u + c], acc[8u + c], acc[12u + c]); }
+  store_pool4(l, gc.x, gc.y, acc0, acc4, acc8, acc12);
+  store_pool4(l, gc.x, gc.y + 4u, acc1, acc5, acc9, acc13);
+  store_pool4(l, gc.x, gc.y + 8u, acc2, acc6, acc10, acc14);
+  store_pool4(l, gc.x, gc.y + 12u, acc3, acc7, acc11, acc15);
 }

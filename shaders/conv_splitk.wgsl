@@ -100,43 +100,43 @@ fn taps3(before: f32, v: vec4f, after: f32) -> mat3x4f {
 // dy of 16 channels × 4 columns, as 4 matrices (columns: pixels, rows: 4 channels).
 struct Dy4 { d0: mat4x4f, d1: mat4x4f, d2: mat4x4f, d3: mat4x4f }
 
-// Adds row tap ky's contribution (input row oy·s − pad + ky·d) to acc[4t..4t+3]. Called with
-// constant t, so the accumulators keep constant indices (a loop over t would index them dynamically,
-// which SwiftShader turns into memory gathers).
-fn row_tap(acc: ptr<function, array<mat3x4f, 12>>, t: i32, xrow: u32, oy: i32, ky: i32, b0: i32, d: Dy4) {
+// Row tap ky's products (input row oy·s − pad + ky·d): one block per 4 output channels (d.d0 ..
+// d.d3), columns the column taps u, rows the channels; zero past the kernel or off the image.
+struct Tap4 { c0: mat3x4f, c1: mat3x4f, c2: mat3x4f, c3: mat3x4f }
+fn row_tap(xrow: u32, oy: i32, ky: i32, b0: i32, d: Dy4) -> Tap4 {
   let iy = oy * p.stride.x - p.pad.x + ky * p.dilation.x;
   let ok = ky < p.kernel.x && iy >= 0 && iy < p.in_size.x;
   let row = xrow + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
   let xs = taps3(at1(row, ok, b0 - 1), at4(row, ok, b0), at1(row, ok, b0 + 4));
-  (*acc)[4 * t] += d.d0 * xs;
-  (*acc)[4 * t + 1] += d.d1 * xs;
-  (*acc)[4 * t + 2] += d.d2 * xs;
-  (*acc)[4 * t + 3] += d.d3 * xs;
+  return Tap4(d.d0 * xs, d.d1 * xs, d.d2 * xs, d.d3 * xs);
 }
 
-// Stores a lane's partial sums (see row3_dw): acc[4t + c] (mat3x4f: columns u, rows 4 output
-// channels) for row taps t0 + t, accb[c] the bias sums.
-fn row3_store(o: Owner, ci: u32, t0: i32, acc: array<mat3x4f, 12>, accb: mat4x4f) {
-  if (!o.live || ci >= p.cgx) { return; }
-  for (var t = 0; t < 3; t++) {
-    let ky = t0 + t;
-    if (ky >= p.kernel.x) { break; }
-    for (var c = 0u; c < 4u; c++) {
-      let m = acc[4 * t + i32(c)];
-      for (var j = 0u; j < 4u; j++) {
-        let co = o.co0 + 4u * c + j;
-        if (co < p.og) {
-          for (var u = 0; u < 3; u++) { part[part_at(o.chunk, o.g * p.og + co, ci, ky, u)] = m[u][j]; }
-        }
-      }
+// Stores a lane's partial sums for row tap ky (see row3_dw): a.cN holds output channels 4N.. as
+// rows, column taps u as columns.
+fn row3_store_tap(o: Owner, ci: u32, ky: i32, a: Tap4) {
+  if (!o.live || ci >= p.cgx || ky >= p.kernel.x) { return; }
+  row3_store_block(o, ci, ky, 0u, a.c0);
+  row3_store_block(o, ci, ky, 4u, a.c1);
+  row3_store_block(o, ci, ky, 8u, a.c2);
+  row3_store_block(o, ci, ky, 12u, a.c3);
+}
+
+fn row3_store_block(o: Owner, ci: u32, ky: i32, c: u32, m: mat3x4f) {
+  for (var j = 0u; j < 4u; j++) {
+    let co = o.co0 + c + j;
+    if (co < p.og) {
+      for (var u = 0; u < 3; u++) { part[part_at(o.chunk, o.g * p.og + co, ci, ky, u)] = m[u][j]; }
     }
   }
-  if (p.has_bias != 0u && ci == 0u && t0 == 0) {
-    for (var c = 0u; c < 4u; c++) {
-      for (var j = 0u; j < 4u; j++) {
-        let co = o.co0 + 4u * c + j;
-        if (co < p.og) { part[o.chunk * p.part_stride + p.dw_len + o.g * p.og + co] = accb[c][j]; }
-      }
+}
+
+// The bias sums (accb: columns 4 output channels each) of the lanes that own input channel 0 and the first row taps.
+fn row3_store_bias(o: Owner, ci: u32, t0: i32, accb: mat4x4f) {
+  if (!o.live || p.has_bias == 0u || ci != 0u || t0 != 0) { return; }
+  for (var c = 0u; c < 4u; c++) {
+    for (var j = 0u; j < 4u; j++) {
+      let co = o.co0 + 4u * c + j;
+      if (co < p.og) { part[o.chunk * p.part_stride + p.dw_len + o.g * p.og + co] = accb[c][j]; }
     }
   }
 }
@@ -477,7 +477,12 @@ fn row3_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
   let q = sl & 3u;
   let ihw = u32(p.in_size.x * p.in_size.y);
   let cols = u32(p.out_size.y) / 4u;
-  var acc: array<mat3x4f, 12>;
+  // Accumulators are separate variables, not an array (SwiftShader keeps a function-scope array
+  // or struct in memory; separate variables go to registers): acc(4t + c) for row tap t0 + t,
+  // output channels 4c...
+  var acc0 = mat3x4f(); var acc1 = mat3x4f(); var acc2 = mat3x4f(); var acc3 = mat3x4f();
+  var acc4 = mat3x4f(); var acc5 = mat3x4f(); var acc6 = mat3x4f(); var acc7 = mat3x4f();
+  var acc8 = mat3x4f(); var acc9 = mat3x4f(); var acc10 = mat3x4f(); var acc11 = mat3x4f();
   var accb = mat4x4f();
   let s1 = min(p.steps, (chunk + 1u) * p.chunk_steps);
   for (var s = chunk * p.chunk_steps; s < s1; s++) {
@@ -490,13 +495,19 @@ fn row3_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
       transpose(mat4x4f(quadBroadcast(own[0], 2u), quadBroadcast(own[1], 2u), quadBroadcast(own[2], 2u), quadBroadcast(own[3], 2u))),
       transpose(mat4x4f(quadBroadcast(own[0], 3u), quadBroadcast(own[1], 3u), quadBroadcast(own[2], 3u), quadBroadcast(own[3], 3u))));
     let xrow = (n * p.c_x + o.g * p.cgx + ci) * ihw;
-    row_tap(&acc, 0, xrow, oy, t0, b0, d);
-    row_tap(&acc, 1, xrow, oy, t0 + 1, b0, d);
-    row_tap(&acc, 2, xrow, oy, t0 + 2, b0, d);
+    let ta = row_tap(xrow, oy, t0, b0, d);
+    let tb = row_tap(xrow, oy, t0 + 1, b0, d);
+    let tc = row_tap(xrow, oy, t0 + 2, b0, d);
+    acc0 += ta.c0; acc1 += ta.c1; acc2 += ta.c2; acc3 += ta.c3;
+    acc4 += tb.c0; acc5 += tb.c1; acc6 += tb.c2; acc7 += tb.c3;
+    acc8 += tc.c0; acc9 += tc.c1; acc10 += tc.c2; acc11 += tc.c3;
     if (p.has_bias != 0u) {
       let one = vec4f(1.0);
       accb += mat4x4f(d.d0 * one, d.d1 * one, d.d2 * one, d.d3 * one);
     }
   }
-  row3_store(o, ci, t0, acc, accb);
+  row3_store_tap(o, ci, t0, Tap4(acc0, acc1, acc2, acc3));
+  row3_store_tap(o, ci, t0 + 1, Tap4(acc4, acc5, acc6, acc7));
+  row3_store_tap(o, ci, t0 + 2, Tap4(acc8, acc9, acc10, acc11));
+  row3_store_bias(o, ci, t0, accb);
 }
