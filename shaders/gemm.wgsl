@@ -92,7 +92,16 @@ fn b_rows(kk: u32, col4: u32) -> mat4x4f {
   return mat4x4f(b4[r], b4[r + n4], b4[r + 2u * n4], b4[r + 3u * n4]);
 }
 
-// acc[2·rb + cb]: column i is row 4rb + i of the lane's 32, over columns 4cb.. of its 8.
+// Block k of sg_32x8's tile (rows 4·(k / 2).., columns 4·(k % 2)..; column i of m is row i).
+fn store_32x8(m0: u32, n0: u32, k: u32, m: mat4x4f) {
+  let col = n0 + 4u * (k % 2u);
+  for (var i = 0u; i < 4u; i++) {
+    let row = m0 + 4u * (k / 2u) + i;
+    if (row < p.m && col < p.n) { c4[(row * p.n + col) / 4u] = m[i]; }
+  }
+}
+
+// acc(2·rb + cb): column i is row 4rb + i of the lane's 32, over columns 4cb.. of its 8.
 @compute @workgroup_size(WGX)
 fn sg_32x8(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sl: u32) {
@@ -104,7 +113,10 @@ fn sg_32x8(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
   // Lane q loads rows 8q..8q+7 of the 32 (clamped: rows past M are computed, not stored).
   let ra = min(vec4u(m0 + 8u * q) + vec4u(0u, 1u, 2u, 3u), vec4u(p.m - 1u)) * k4;
   let rb = min(vec4u(m0 + 8u * q + 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(p.m - 1u)) * k4;
-  var acc: array<mat4x4f, 16>;
+  var acc0 = mat4x4f(); var acc1 = mat4x4f(); var acc2 = mat4x4f(); var acc3 = mat4x4f();
+  var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
+  var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
+  var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
   for (var kk = 0u; kk < k4; kk++) {
     let o0 = a4[ra.x + kk];
     let o1 = a4[ra.y + kk];
@@ -125,17 +137,17 @@ fn sg_32x8(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
     let r5 = mat4x4f(quadBroadcast(o4, 2u), quadBroadcast(o5, 2u), quadBroadcast(o6, 2u), quadBroadcast(o7, 2u));
     let r6 = mat4x4f(quadBroadcast(o0, 3u), quadBroadcast(o1, 3u), quadBroadcast(o2, 3u), quadBroadcast(o3, 3u));
     let r7 = mat4x4f(quadBroadcast(o4, 3u), quadBroadcast(o5, 3u), quadBroadcast(o6, 3u), quadBroadcast(o7, 3u));
-    acc[0] += b0 * r0; acc[1] += b1 * r0; acc[2] += b0 * r1; acc[3] += b1 * r1;
-    acc[4] += b0 * r2; acc[5] += b1 * r2; acc[6] += b0 * r3; acc[7] += b1 * r3;
-    acc[8] += b0 * r4; acc[9] += b1 * r4; acc[10] += b0 * r5; acc[11] += b1 * r5;
-    acc[12] += b0 * r6; acc[13] += b1 * r6; acc[14] += b0 * r7; acc[15] += b1 * r7;
+    acc0 += b0 * r0; acc1 += b1 * r0; acc2 += b0 * r1; acc3 += b1 * r1;
+    acc4 += b0 * r2; acc5 += b1 * r2; acc6 += b0 * r3; acc7 += b1 * r3;
+    acc8 += b0 * r4; acc9 += b1 * r4; acc10 += b0 * r5; acc11 += b1 * r5;
+    acc12 += b0 * r6; acc13 += b1 * r6; acc14 += b0 * r7; acc15 += b1 * r7;
   }
-  for (var k = 0u; k < 16u; k++) {
-    let col = n0 + 4u * (k % 2u);
-    let m = acc[k];
-    for (var i = 0u; i < 4u; i++) {
-      let row = m0 + 4u * (k / 2u) + i;
-      if (row < p.m && col < p.n) { c4[(row * p.n + col) / 4u] = m[i]; }
-    }
-  }
+  store_32x8(m0, n0, 0u, acc0); store_32x8(m0, n0, 1u, acc1);
+  store_32x8(m0, n0, 2u, acc2); store_32x8(m0, n0, 3u, acc3);
+  store_32x8(m0, n0, 4u, acc4); store_32x8(m0, n0, 5u, acc5);
+  store_32x8(m0, n0, 6u, acc6); store_32x8(m0, n0, 7u, acc7);
+  store_32x8(m0, n0, 8u, acc8); store_32x8(m0, n0, 9u, acc9);
+  store_32x8(m0, n0, 10u, acc10); store_32x8(m0, n0, 11u, acc11);
+  store_32x8(m0, n0, 12u, acc12); store_32x8(m0, n0, 13u, acc13);
+  store_32x8(m0, n0, 14u, acc14); store_32x8(m0, n0, 15u, acc15);
 }
