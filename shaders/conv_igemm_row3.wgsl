@@ -6,7 +6,9 @@
 // The host checks the preconditions (row3Unsupported in src/ops/conv_igemm.ts).
 // Accumulators are 16 separate variables, not an array: SwiftShader keeps a function-scope array in
 // memory with per-lane addressing, while separate variables are promoted to registers (and spilled
-// by the register allocator): the seed's conv2.0 forward 12.0-12.7 -> 10.4-10.6 ms.
+// by the register allocator): the seed's conv2.0 forward 12.0-12.7 -> 10.4-10.6 ms. The price is
+// compile time (row3_r16: 0.3-0.4 -> 1.0-1.3 s), paid from the cold tuning budget, so row3_r32,
+// which no seed shape chose, keeps its array (as conv_igemm_s2.wgsl does, where it measured the same).
 
 fn wt_at(g: u32, ci: u32, t: i32, c0: u32) -> u32 {
   return p.w_off + (((g * p.cgx4 + ci) * u32(p.taps.x) + u32(t)) * 3u) * (p.cop / 4u) + c0 / 4u;
@@ -50,10 +52,7 @@ fn row3_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
   let wo = vec4u(v0, v0 + 1u, v0 + 2u, v0 + 3u);
   let w_lo = (wo / 8u) * cv + wo % 8u;
   let w_hi = (vec2u(v0 + 4u, v0 + 5u) / 8u) * cv + vec2u(v0 + 4u, v0 + 5u) % 8u;
-  var acc0 = mat4x4f(); var acc1 = mat4x4f(); var acc2 = mat4x4f(); var acc3 = mat4x4f();
-  var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
-  var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
-  var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
+  var acc: array<mat4x4f, 16>;
   for (var t = 0; t < p.taps.x; t++) {
     let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
     let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
@@ -79,20 +78,13 @@ fn row3_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
       let w5 = wmat(quadBroadcast(o5, 0u), quadBroadcast(o1, 2u), quadBroadcast(o3, 3u));
       let w6 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o2, 2u), quadBroadcast(o4, 3u));
       let w7 = wmat(quadBroadcast(o1, 1u), quadBroadcast(o3, 2u), quadBroadcast(o5, 3u));
-      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
-      acc4 += w4 * x0; acc5 += w5 * x0; acc6 += w6 * x0; acc7 += w7 * x0;
-      acc8 += w0 * x1; acc9 += w1 * x1; acc10 += w2 * x1; acc11 += w3 * x1;
-      acc12 += w4 * x1; acc13 += w5 * x1; acc14 += w6 * x1; acc15 += w7 * x1;
+      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
+      acc[4] += w4 * x0; acc[5] += w5 * x0; acc[6] += w6 * x0; acc[7] += w7 * x0;
+      acc[8] += w0 * x1; acc[9] += w1 * x1; acc[10] += w2 * x1; acc[11] += w3 * x1;
+      acc[12] += w4 * x1; acc[13] += w5 * x1; acc[14] += w6 * x1; acc[15] += w7 * x1;
     }
   }
-  store_block(l, gc.x, gc.y, l.b0, acc0); store_block(l, gc.x, gc.y + 4u, l.b0, acc1);
-  store_block(l, gc.x, gc.y + 8u, l.b0, acc2); store_block(l, gc.x, gc.y + 12u, l.b0, acc3);
-  store_block(l, gc.x, gc.y + 16u, l.b0, acc4); store_block(l, gc.x, gc.y + 20u, l.b0, acc5);
-  store_block(l, gc.x, gc.y + 24u, l.b0, acc6); store_block(l, gc.x, gc.y + 28u, l.b0, acc7);
-  store_block(l, gc.x, gc.y, l.b0 + 4, acc8); store_block(l, gc.x, gc.y + 4u, l.b0 + 4, acc9);
-  store_block(l, gc.x, gc.y + 8u, l.b0 + 4, acc10); store_block(l, gc.x, gc.y + 12u, l.b0 + 4, acc11);
-  store_block(l, gc.x, gc.y + 16u, l.b0 + 4, acc12); store_block(l, gc.x, gc.y + 20u, l.b0 + 4, acc13);
-  store_block(l, gc.x, gc.y + 24u, l.b0 + 4, acc14); store_block(l, gc.x, gc.y + 28u, l.b0 + 4, acc15);
+  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
 }
 
 // 16 columns × 16 channels per lane (layers with 16 or fewer output channels per group);

@@ -19,7 +19,7 @@ fn at4(row: u32, ok: bool, i: i32) -> vec4f {
 // rows taps u = 0, 1.
 fn pairs(a: vec4f, b: vec4f) -> mat4x2f { return mat4x2f(a.xy, a.zw, b.xy, b.zw); }
 
-// 16 columns × 16 channels per lane; acc(4·pb + c). Per input channel and row tap, 8 weight
+// 16 columns × 16 channels per lane; acc[4·pb + c]. Per input channel and row tap, 8 weight
 // vectors (2 column taps × 4), 2 per lane of a quad: vector v = 4u + c sits in lane v / 2.
 @compute @workgroup_size(64)
 fn s2_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
@@ -35,10 +35,7 @@ fn s2_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   let v = vec2u(2u * q, 2u * q + 1u);
   let wo = (v / 4u) * cv + v % 4u;
   let ix = 2 * l.b0;
-  var acc0 = mat4x4f(); var acc1 = mat4x4f(); var acc2 = mat4x4f(); var acc3 = mat4x4f();
-  var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
-  var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
-  var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
+  var acc: array<mat4x4f, 16>;
   for (var t = 0; t < 2; t++) {
     let iy = 2 * l.a + t;
     let row_ok = iy < p.in_size.x;
@@ -56,23 +53,16 @@ fn s2_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
       let w1 = mat2x4f(quadBroadcast(o1, 0u), quadBroadcast(o1, 2u));
       let w2 = mat2x4f(quadBroadcast(o0, 1u), quadBroadcast(o0, 3u));
       let w3 = mat2x4f(quadBroadcast(o1, 1u), quadBroadcast(o1, 3u));
-      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
-      acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
-      acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
-      acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
+      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
+      acc[4] += w0 * x1; acc[5] += w1 * x1; acc[6] += w2 * x1; acc[7] += w3 * x1;
+      acc[8] += w0 * x2; acc[9] += w1 * x2; acc[10] += w2 * x2; acc[11] += w3 * x2;
+      acc[12] += w0 * x3; acc[13] += w1 * x3; acc[14] += w2 * x3; acc[15] += w3 * x3;
     }
   }
-  store_block(l, gc.x, gc.y, l.b0, acc0); store_block(l, gc.x, gc.y + 4u, l.b0, acc1);
-  store_block(l, gc.x, gc.y + 8u, l.b0, acc2); store_block(l, gc.x, gc.y + 12u, l.b0, acc3);
-  store_block(l, gc.x, gc.y, l.b0 + 4, acc4); store_block(l, gc.x, gc.y + 4u, l.b0 + 4, acc5);
-  store_block(l, gc.x, gc.y + 8u, l.b0 + 4, acc6); store_block(l, gc.x, gc.y + 12u, l.b0 + 4, acc7);
-  store_block(l, gc.x, gc.y, l.b0 + 8, acc8); store_block(l, gc.x, gc.y + 4u, l.b0 + 8, acc9);
-  store_block(l, gc.x, gc.y + 8u, l.b0 + 8, acc10); store_block(l, gc.x, gc.y + 12u, l.b0 + 8, acc11);
-  store_block(l, gc.x, gc.y, l.b0 + 12, acc12); store_block(l, gc.x, gc.y + 4u, l.b0 + 12, acc13);
-  store_block(l, gc.x, gc.y + 8u, l.b0 + 12, acc14); store_block(l, gc.x, gc.y + 12u, l.b0 + 12, acc15);
+  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
 }
 
-// 8 columns × 32 channels per lane; acc(8·pb + c). 16 weight vectors per input channel and row
+// 8 columns × 32 channels per lane; acc[8·pb + c]. 16 weight vectors per input channel and row
 // tap, 4 per lane: vector v = 8u + c sits in lane v / 4.
 @compute @workgroup_size(64)
 fn s2_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
@@ -88,10 +78,7 @@ fn s2_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   let v = vec4u(4u * q) + vec4u(0u, 1u, 2u, 3u);
   let wo = (v / 8u) * cv + v % 8u;
   let ix = 2 * l.b0;
-  var acc0 = mat4x4f(); var acc1 = mat4x4f(); var acc2 = mat4x4f(); var acc3 = mat4x4f();
-  var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
-  var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
-  var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
+  var acc: array<mat4x4f, 16>;
   for (var t = 0; t < 2; t++) {
     let iy = 2 * l.a + t;
     let row_ok = iy < p.in_size.x;
@@ -113,18 +100,11 @@ fn s2_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
       let w5 = mat2x4f(quadBroadcast(o1, 1u), quadBroadcast(o1, 3u));
       let w6 = mat2x4f(quadBroadcast(o2, 1u), quadBroadcast(o2, 3u));
       let w7 = mat2x4f(quadBroadcast(o3, 1u), quadBroadcast(o3, 3u));
-      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
-      acc4 += w4 * x0; acc5 += w5 * x0; acc6 += w6 * x0; acc7 += w7 * x0;
-      acc8 += w0 * x1; acc9 += w1 * x1; acc10 += w2 * x1; acc11 += w3 * x1;
-      acc12 += w4 * x1; acc13 += w5 * x1; acc14 += w6 * x1; acc15 += w7 * x1;
+      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
+      acc[4] += w4 * x0; acc[5] += w5 * x0; acc[6] += w6 * x0; acc[7] += w7 * x0;
+      acc[8] += w0 * x1; acc[9] += w1 * x1; acc[10] += w2 * x1; acc[11] += w3 * x1;
+      acc[12] += w4 * x1; acc[13] += w5 * x1; acc[14] += w6 * x1; acc[15] += w7 * x1;
     }
   }
-  store_block(l, gc.x, gc.y, l.b0, acc0); store_block(l, gc.x, gc.y + 4u, l.b0, acc1);
-  store_block(l, gc.x, gc.y + 8u, l.b0, acc2); store_block(l, gc.x, gc.y + 12u, l.b0, acc3);
-  store_block(l, gc.x, gc.y + 16u, l.b0, acc4); store_block(l, gc.x, gc.y + 20u, l.b0, acc5);
-  store_block(l, gc.x, gc.y + 24u, l.b0, acc6); store_block(l, gc.x, gc.y + 28u, l.b0, acc7);
-  store_block(l, gc.x, gc.y, l.b0 + 4, acc8); store_block(l, gc.x, gc.y + 4u, l.b0 + 4, acc9);
-  store_block(l, gc.x, gc.y + 8u, l.b0 + 4, acc10); store_block(l, gc.x, gc.y + 12u, l.b0 + 4, acc11);
-  store_block(l, gc.x, gc.y + 16u, l.b0 + 4, acc12); store_block(l, gc.x, gc.y + 20u, l.b0 + 4, acc13);
-  store_block(l, gc.x, gc.y + 24u, l.b0 + 4, acc14); store_block(l, gc.x, gc.y + 28u, l.b0 + 4, acc15);
+  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
 }

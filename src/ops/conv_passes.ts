@@ -163,34 +163,37 @@ const TILED: Record<string, TiledConfig> = {
 };
 
 /**
- * The implicit-GEMM variants of conv.forward (transposed: false) or conv.transposed. Each also takes
- * args.unpool (an input gradient continued through a max pool's backward): the row kernels
- * (conv.transposed) and the space-to-depth ones (conv.forward) in their store, the rest through
- * unpooling(); conv.forward's also take args.pool through pooling().
+ * The implicit-GEMM variants of conv.forward (transposed: false) or conv.transposed, kernels
+ * specialised to a shape first (the order a tuner past its budget tries them in): the 3-wide row
+ * kernels, then `special` (space-to-depth or depth-to-space), then the general register-tiled and
+ * workgroup-tiled ones. Each also takes args.unpool (an input gradient continued through a max
+ * pool's backward): the row kernels (conv.transposed) and the space-to-depth ones (conv.forward)
+ * in their store, the rest through unpooling().
  */
-function igemmVariants(transposed: boolean): Variant<ConvArgs>[] {
+function igemmVariants(transposed: boolean, special: Variant<ConvArgs>[]): Variant<ConvArgs>[] {
   const store = (name: string, k: TileKernel) => storeUnpoolVariant(name, transposed, k);
   const other = (v: Variant<ConvArgs>) => unpooling(v);
-  const all = [
-    store('row3-r32', { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
+  return [
     store('row3-r16', { shader: 'row3', entry: 'row3_r16', block: 16, cols: 16 }),
+    store('row3-r32', { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
+    ...special,
     other(registerVariant('sg-r32', transposed, { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 })),
     other(registerVariant('sg-r16', transposed, { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 })),
     ...Object.entries(TILED).map(([n, t]) => other(tiledVariant(n, transposed, t))),
   ];
-  return transposed ? all : [...all,
-    store('s2d-r16', { shader: 's2', entry: 's2_r16', block: 16, cols: 16 }),
-    store('s2d-r32', { shader: 's2', entry: 's2_r32', block: 32, cols: 8 })].map(pooling);
 }
 
 export const convForwardPass: Pass<ConvArgs> = {
   name: 'conv.forward', inputs: ['x', 'w', 'bias', 'fy', 'argmax', 'py'], outputs: ['y', 'argmax'], key, flops: (a) => 2 * convMacs(a.g),
-  variants: [pooling(unpooling(direct0.variants[0]!)), row3Pool, ...igemmVariants(false)],
+  // conv.forward's variants also take args.pool through pooling().
+  variants: [pooling(unpooling(direct0.variants[0]!)), row3Pool, ...igemmVariants(false, [
+    storeUnpoolVariant('s2d-r16', false, { shader: 's2', entry: 's2_r16', block: 16, cols: 16 }),
+    storeUnpoolVariant('s2d-r32', false, { shader: 's2', entry: 's2_r32', block: 32, cols: 8 })]).map(pooling)],
 };
 
 export const convTransposedPass: Pass<ConvArgs> = {
   name: 'conv.transposed', inputs: ['x', 'w', 'bias', 'fy', 'argmax', 'py'], outputs: ['y'], key, flops: (a) => 2 * convMacs(swapSides(a.g)),
-  variants: [unpooling(directT.variants[0]!), ...igemmVariants(true), ...d2sVariants.map((v) => unpooling(v))],
+  variants: [unpooling(directT.variants[0]!), ...igemmVariants(true, d2sVariants.map((v) => unpooling(v)))],
 };
 
 export const convGradParamsPass: Pass<ConvArgs> = {

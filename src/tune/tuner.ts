@@ -63,9 +63,15 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
   const caps = capsOf(gpu.device);
   const deadline = o.budgetMs === undefined ? undefined : t0 + o.budgetMs;
   const spent = () => deadline !== undefined && now() > deadline;
-  // Variants built for this kind of adapter first; the others in a second round, budget permitting.
+  // Variants built for this kind of adapter first; the others in a last round, budget permitting.
   const preferred = (v: Variant<unknown>) => !v.prefers || (v.prefers === 'software') === gpu.isSoftware;
-  const rounds: { entry: TuneEntry; k: string; group: { pass: Pass<unknown>; node: Node; graph: Graph }; reference?: Float32Array[] }[] = [];
+  type Round = { entry: TuneEntry; k: string; group: { pass: Pass<unknown>; node: Node; graph: Graph }; reference?: Float32Array[]; rest: Variant<unknown>[] };
+  const rounds: Round[] = [];
+  // Round 1, every pass (the most work first): the default and the first QUICK candidates it
+  // supports, in the pass's order (kernels specialised to a shape first). So every pass gets its
+  // likely winners before any pass times the rest: left on its default, a small pass late in the
+  // order can cost more than a large one (the seed's last transposed conv: 11 ms direct, 1.5 ms
+  // depth-to-space). Only a pass not started within the budget keeps its default.
   for (const [k, group] of ordered) {
     const { pass, node, labels } = group;
     const base = { pass: pass.name, key: pass.key(node.args), labels, flops: pass.flops(node.args) };
@@ -79,18 +85,29 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
     else if (o.mode === 'cached' && hit && usable(hit.chosen)) entry = { ...base, chosen: hit.chosen, source: 'cached', times: hit.times };
     else if (spent()) entry = { ...base, chosen: pass.variants[0]!.name, source: 'default', times: { note: 'tuning budget spent' } };
     else {
-      // A pass started in the first round times all its candidates for this kind of adapter, so
-      // the choice is cached whole and the next run does not time it again.
-      const m = await measure(gpu, group.graph, node, pass.variants.filter((v, i) => i === 0 || preferred(v)), {});
+      const all = pass.variants.filter((v, i) => i === 0 || preferred(v));
+      const first = quickLook(all, caps, node.args);
+      const m = await measure(gpu, group.graph, node, first, {});
       entry = { ...base, chosen: fastest(m.times, pass), source: 'measured', times: m.times };
-      rounds.push({ entry, k, group, reference: m.reference });
+      rounds.push({ entry, k, group, reference: m.reference, rest: all.filter((v) => !first.includes(v)) });
     }
     entries.push(entry);
   }
-  // Close calls, the slowest passes first: where a pass's two fastest candidates are within
-  // CLOSE of each other, one slow moment of a shared machine (a software adapter runs on the CPU)
-  // during one of them could have decided it. Budget permitting, the two are timed again in
-  // alternating order, and each keeps its best time: noise only ever adds to a time.
+  // More candidates for a measured pass, checked against its default's output; past the budget
+  // they stop between candidates (each costs a pipeline compile and its runs: up to a second or so
+  // on a software adapter), and those left are marked. The choice is cached as it stands.
+  const more = async (r: Round, vs: Variant<unknown>[]) => {
+    if (vs.length === 0) return;
+    const m = await measure(gpu, r.group.graph, r.group.node, vs, { reference: r.reference, times: r.entry.times, deadline });
+    Object.assign(r.entry.times, m.times);
+    r.entry.chosen = fastest(r.entry.times, r.group.pass);
+  };
+  // Round 2: the rest of this kind of adapter's candidates, pass by pass.
+  for (const r of rounds) await more(r, r.rest);
+  // Round 3, close calls, the slowest passes first: where a pass's two fastest candidates are
+  // within CLOSE of each other, one slow moment of a shared machine (a software adapter runs on
+  // the CPU) during one of them could have decided it. Budget permitting, the two are timed again
+  // in alternating order, and each keeps its best time: noise only ever adds to a time.
   for (const r of [...rounds].sort((a, b) => best(b.entry.times) - best(a.entry.times))) {
     const pair = closePair(r.entry.times);
     if (!pair || spent()) continue;
@@ -104,17 +121,8 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
     }
     r.entry.chosen = fastest(r.entry.times, r.group.pass);
   }
-  for (const r of rounds) {
-    const rest = r.group.pass.variants.filter((v, i) => i > 0 && !preferred(v));
-    if (rest.length === 0) continue;
-    if (spent()) {
-      for (const v of rest) r.entry.times[v.name] = 'not timed: tuning budget spent';
-      continue;
-    }
-    const m = await measure(gpu, r.group.graph, r.group.node, rest, { reference: r.reference, times: r.entry.times, deadline });
-    Object.assign(r.entry.times, m.times);
-    r.entry.chosen = fastest(r.entry.times, r.group.pass);
-  }
+  // Round 4: the other kind of adapter's kernels.
+  for (const r of rounds) await more(r, r.group.pass.variants.filter((v, i) => i > 0 && !preferred(v)));
   for (const r of rounds) cached[r.k] = { chosen: r.entry.chosen, times: r.entry.times };
   for (const [e, [k]] of entries.map((e, i) => [e, ordered[i]!] as const)) {
     choices.set(k, e.chosen);
@@ -126,6 +134,15 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
     return pass.variants.length < 2 ? undefined : choices.get(cacheKey(n.pass, pass.key(n.args)));
   };
   return { choose, entries, ms: now() - t0 };
+}
+
+/** Candidates every pass times in the first round, after its default. */
+const QUICK = 2;
+
+/** The default, then the first QUICK candidates of `vs` that can run `args` here (unsupported ones are still reported). */
+function quickLook(vs: Variant<unknown>[], caps: ReturnType<typeof capsOf>, args: unknown): Variant<unknown>[] {
+  let left = QUICK;
+  return vs.filter((v, i) => i === 0 || v.unsupported?.(caps, args) !== undefined || left-- > 0);
 }
 
 /** Two candidates this close (the slower at most 15 % over the faster) are timed again; this many times each. */
@@ -189,9 +206,9 @@ async function measure(gpu: Gpu, graph: Graph, node: Node, variants: Variant<unk
     for (const v of variants) {
       const why = v.unsupported?.(caps, node.args);
       if (why) { times[v.name] = `unsupported: ${why}`; continue; }
-      // Past the budget (second round: the other kind of adapter's kernels) a pass stops between
-      // candidates, not after all of them: each costs a pipeline compile and its runs, up to a
-      // second or so on a software adapter for a workgroup-tiled kernel.
+      // Past the budget (the rounds after the first) a pass stops between candidates, not after
+      // all of them: each costs a pipeline compile and its runs, up to a second or so on a
+      // software adapter.
       if (reference && prior.deadline !== undefined && now() > prior.deadline) { times[v.name] = 'not timed: tuning budget spent'; continue; }
       try {
         const best = Math.min(...[...Object.values(times), ...Object.values(prior.times ?? {})].filter((t): t is number => typeof t === 'number'));
