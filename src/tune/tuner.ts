@@ -282,8 +282,9 @@ async function timeVariant(gpu: Gpu, node: Node, v: Variant<unknown>, inputs: Re
     const submit = (runs: number, stamps?: GPUQuerySet) => {
       const enc = device.createCommandEncoder({ label: `tune/${v.name}` });
       for (let r = 0; r < runs; r++) {
-        const pass = enc.beginComputePass(stamps && r === 0 ? { timestampWrites: { querySet: stamps, beginningOfPassWriteIndex: 0 } }
-          : stamps && r === runs - 1 ? { timestampWrites: { querySet: stamps, endOfPassWriteIndex: 1 } } : {});
+        // The first run's pass stamps its beginning, the last run's its end (one run: both).
+        const at = { ...(r === 0 ? { beginningOfPassWriteIndex: 0 } : {}), ...(r === runs - 1 ? { endOfPassWriteIndex: 1 } : {}) };
+        const pass = enc.beginComputePass(stamps && (r === 0 || r === runs - 1) ? { timestampWrites: { querySet: stamps, ...at } } : {});
         for (const d of dispatches) record(pass, d);
         pass.end();
       }
@@ -300,10 +301,10 @@ async function timeVariant(gpu: Gpu, node: Node, v: Variant<unknown>, inputs: Re
     // pool window may go either way (the pooled value itself is checked).
     for (const [i, o] of outs.entries()) if (graph.info(node.writes[outNames[i]!]!).dtype === 'f32') outputs.push(await read(gpu, o));
     if (per > 2 * best) return { ms: per, outputs };
-    // SAMPLES separate submissions of about 15 ms of runs in all; the best one counts. A moment of
-    // contention on a software adapter's CPU (a compile or a collection in this process, another
-    // process) only ever adds time, so one sample is not enough: the first candidate timed in a
-    // process measured 16-22 ms in a cold tune and 10.7 ms in the next.
+    // SAMPLES separate submissions of about 15 ms of runs in all; the best one counts. Contention
+    // for a software adapter's CPU (a compile or a collection in this process, another process)
+    // only ever adds time, so the best short sample is nearer the kernel's own time than one long
+    // mean; a longer slow spell is what the close-call round is for.
     const runs = Math.max(1, Math.min(50, Math.ceil(15 / SAMPLES / Math.max(per, 0.01))));
     const sample = async (): Promise<number> => {
       if (!device.features.has('timestamp-query')) {
