@@ -105,8 +105,10 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
   // Round 2, close calls, the slowest passes first: where a pass's two fastest candidates are
   // within CLOSE of each other, one slow moment of a shared machine (a software adapter runs on
   // the CPU) during one of them could have decided it. Budget permitting, the two are timed again
-  // in alternating order, and each keeps its best time: noise only ever adds to a time. Before the
-  // rest of the candidates: the first round's likely winners are the pairs that decide most.
+  // (in alternating order, the slower first), and each keeps its best time: noise only ever adds
+  // to a time. Before the rest of the candidates: the first round's likely winners are the pairs
+  // that decide most (one retime each keeps the round to about 2 s on SwiftShader; two left the
+  // general kernels of the largest passes untimed).
   for (const r of [...rounds].sort((a, b) => best(b.entry.times) - best(a.entry.times))) {
     const pair = closePair(r.entry.times);
     if (!pair || spent()) continue;
@@ -149,9 +151,9 @@ function quickLook(vs: Variant<unknown>[], caps: ReturnType<typeof capsOf>, args
   return vs.filter((v, i) => i === 0 || v.unsupported?.(caps, args) !== undefined || left-- > 0);
 }
 
-/** Two candidates this close (the slower at most 15 % over the faster) are timed again; this many times each. */
+/** Two candidates this close (the slower at most 15 % over the faster) are timed again, this many more times each. */
 const CLOSE = 1.15;
-const RETIMES = 2;
+const RETIMES = 1;
 
 const timed = (times: Record<string, number | string>) =>
   Object.entries(times).filter((e): e is [string, number] => typeof e[1] === 'number').sort((a, b) => a[1] - b[1]);
