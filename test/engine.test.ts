@@ -1,5 +1,6 @@
 // Engine pieces that need no GPU: model specs and their errors, PyTorch-style init, the step plan's
-// buffer reuse (checked against liveness computed here independently), weights and checkpoints, the tuner's close-call rule.
+// buffer reuse (checked against liveness computed here independently), weights and checkpoints, the tuner's close-call
+// rule and timestamp placement.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, FormatError } from '../src/errors.ts';
 import { buildModel, CAE_SPEC } from '../src/nn/spec.ts';
@@ -9,7 +10,7 @@ import { planStep, describePlan } from '../src/plan/plan.ts';
 import { readIds, writeIds } from '../src/graph/graph.ts';
 import { parseCheckpoint, parseWeights, serializeCheckpoint, serializeWeights } from '../src/io/weights.ts';
 import { rangeWarning } from '../src/train/trainer.ts';
-import { closePair } from '../src/tune/tuner.ts';
+import { closePair, stampsOf } from '../src/tune/tuner.ts';
 
 const cae = buildModel(CAE_SPEC, 'cae');
 
@@ -180,5 +181,12 @@ describe('the tuner', () => {
     expect(closePair({ c: 30, b: 11.6, a: 10 })).toBeUndefined();
     expect(closePair({ direct: 'unsupported: no subgroups', x: 5, y: 5.5 })).toEqual(['x', 'y']);
     expect(closePair({ x: 5, y: 'not timed: tuning budget spent' })).toBeUndefined();
+  });
+
+  it('stamps the beginning of the first timed run and the end of the last, both for a single run', () => {
+    expect(stampsOf(0, 1)).toEqual({ beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 });
+    expect(stampsOf(0, 3)).toEqual({ beginningOfPassWriteIndex: 0 });
+    expect(stampsOf(1, 3)).toBeUndefined();
+    expect(stampsOf(2, 3)).toEqual({ endOfPassWriteIndex: 1 });
   });
 });

@@ -139,6 +139,15 @@ export async function tune(gpu: Gpu, graphs: Graph[], o: TuneOptions): Promise<T
   return { choose, entries, ms: now() - t0 };
 }
 
+/**
+ * Which timestamps run r of `runs` back-to-back passes writes: the first pass its beginning (index
+ * 0), the last its end (1); a single run both. Undefined for the passes in between.
+ */
+export function stampsOf(r: number, runs: number): { beginningOfPassWriteIndex?: number; endOfPassWriteIndex?: number } | undefined {
+  if (r !== 0 && r !== runs - 1) return undefined;
+  return { ...(r === 0 ? { beginningOfPassWriteIndex: 0 } : {}), ...(r === runs - 1 ? { endOfPassWriteIndex: 1 } : {}) };
+}
+
 /** Timed submissions per candidate (its best counts). */
 const SAMPLES = 3;
 
@@ -284,9 +293,8 @@ async function timeVariant(gpu: Gpu, node: Node, v: Variant<unknown>, inputs: Re
     const submit = (runs: number, stamps?: GPUQuerySet) => {
       const enc = device.createCommandEncoder({ label: `tune/${v.name}` });
       for (let r = 0; r < runs; r++) {
-        // The first run's pass stamps its beginning, the last run's its end (one run: both).
-        const at = { ...(r === 0 ? { beginningOfPassWriteIndex: 0 } : {}), ...(r === runs - 1 ? { endOfPassWriteIndex: 1 } : {}) };
-        const pass = enc.beginComputePass(stamps && (r === 0 || r === runs - 1) ? { timestampWrites: { querySet: stamps, ...at } } : {});
+        const at = stamps && stampsOf(r, runs);
+        const pass = enc.beginComputePass(at ? { timestampWrites: { querySet: stamps, ...at } } : {});
         for (const d of dispatches) record(pass, d);
         pass.end();
       }
