@@ -19,10 +19,10 @@ import type { Pass } from './variant.ts';
  * A convolution pass's arguments. `act`/`slope`: the activation applied as y is stored; `actGrad`/
  * `gradSlope`: an input-gradient pass's fused activation backward (from its output, io.fy); `pool`
  * (conv.forward only): a max pool after the activation, so y is the pooled output and io.argmax its
- * argmax; `unpool` (conv.transposed only, an input gradient): the layer before the conv is that max
- * pool (io.argmax, io.py: its argmax and output), whose backward — and with actGrad the activation's
- * before it — the gradient continues through, so y is the gradient at the pool's (or activation's)
- * input (see conv_passes.ts).
+ * argmax; `unpool` (an input gradient: conv.transposed for a conv, conv.forward for a transposed
+ * conv): the layer before is that max pool (io.argmax, io.py: its argmax and output), whose backward
+ * — and with actGrad the activation's before it — the gradient continues through, so y is the
+ * gradient at the pool's (or activation's) input (see conv_passes.ts).
  */
 export interface ConvArgs {
   g: ConvGeometry; act?: ActivationKind; slope?: number; bias: boolean; actGrad?: ActivationKind; gradSlope?: number; pool?: PoolGeometry;

@@ -9,6 +9,8 @@
 //   conv.grad_params  dw (and db = Σ dy when args.bias) of conv2d geometry g   io: x, dy, dw, db?, scratch?
 //                     with args.xBias, db = Σ x (a transposed conv's bias)            io: + stage?
 //   conv.grad_bias    db = Σ dy (a transposed conv's bias)     io: dy, db, scratch?
+//                     (the graph sums it in conv.grad_params with args.xBias; its kernels run
+//                     after the variants that cannot, see xBiasAfter in conv_splitk.ts)
 // A transposed conv's weight gradient is conv.grad_params on swapSides(g) with x and dy exchanged.
 import { actGradOverrides, convForwardPass as direct0, convTransposedPass as directT, convGradParamsPass as directP, convGradBiasPass as directB, type ConvArgs } from './conv_direct.ts';
 import { convMacs, swapSides } from '../geometry/conv.ts';
@@ -46,8 +48,8 @@ function registerVariant(name: string, transposed: boolean, k: TileKernel): Vari
 }
 
 /**
- * Why the row kernel cannot pool, or unpool, as it stores with pool `p`: it shares the vec4 2×2
- * pool's window and routing code, so it takes the pools that kernel takes (isK2).
+ * Why the row and space-to-depth kernels cannot pool, or unpool, as they store with pool `p`: they
+ * share the vec4 2×2 pool's window and routing code, so they take the pools that kernel takes (isK2).
  */
 const poolShapeUnsupported = (p: PoolGeometry): string | undefined => (isK2(p) ? undefined
   : 'the pool is not 2×2, stride 2, no padding over an even height and a width that is a multiple of 8');
@@ -75,17 +77,18 @@ function storeUnpoolVariant(name: string, transposed: boolean, k: TileKernel): V
   }, (a) => unpoolsInStore(k, transposed, a));
 }
 
-/** conv.transposed's arguments without the pool (and activation) backward after it. */
+/** An input-gradient pass's arguments without the pool (and activation) backward after it. */
 function withoutUnpool(a: ConvArgs): ConvArgs {
   const { unpool: _, actGrad: _a, gradSlope: _s, ...rest } = a;
   return rest;
 }
 
 /**
- * Any conv.transposed variant, also for an input gradient continued through a max pool's backward
- * (args.unpool): one that cannot do it as it stores (all but the row kernels, and those on other
- * shapes) writes the gradient at the pool's output to its stage buffer, and maxpool2d's backward
- * kernel (with the activation's, actGrad) routes it. `inStore`: when the variant does it itself.
+ * Any input-gradient variant (conv.transposed, or conv.forward for a transposed conv), also for a
+ * gradient continued through a max pool's backward (args.unpool): one that cannot do it as it
+ * stores (all but the row and space-to-depth kernels, and those on other shapes) writes the
+ * gradient at the pool's output to its stage buffer, and maxpool2d's backward kernel (with the
+ * activation's, actGrad) routes it. `inStore`: when the variant does it itself.
  */
 function unpooling(v: Variant<ConvArgs>, inStore: (a: ConvArgs) => boolean = () => false): Variant<ConvArgs> {
   return {
@@ -172,14 +175,13 @@ const TILED: Record<string, TiledConfig> = {
  */
 function igemmVariants(transposed: boolean, special: Variant<ConvArgs>[]): Variant<ConvArgs>[] {
   const store = (name: string, k: TileKernel) => storeUnpoolVariant(name, transposed, k);
-  const other = (v: Variant<ConvArgs>) => unpooling(v);
   return [
     store('row3-r16', { shader: 'row3', entry: 'row3_r16', block: 16, cols: 16 }),
     store('row3-r32', { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
     ...special,
-    other(registerVariant('sg-r32', transposed, { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 })),
-    other(registerVariant('sg-r16', transposed, { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 })),
-    ...Object.entries(TILED).map(([n, t]) => other(tiledVariant(n, transposed, t))),
+    unpooling(registerVariant('sg-r32', transposed, { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 })),
+    unpooling(registerVariant('sg-r16', transposed, { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 })),
+    ...Object.entries(TILED).map(([n, t]) => unpooling(tiledVariant(n, transposed, t))),
   ];
 }
 

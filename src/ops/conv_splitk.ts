@@ -108,7 +108,7 @@ function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs>
       return [
         makeDispatch(d, kind === 'row3' ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
           pl.invocations, pl.uniform, buffers, tile),
-        reduce(d, pl.uniform, part, io.dw!, a.bias || pl.uniform.x_bias ? io.db : undefined, label),
+        reduce(d, pl.uniform, part, io.dw!, a.bias || sumsXBias(kind, a) ? io.db : undefined, label),
       ];
     },
   };

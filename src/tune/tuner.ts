@@ -8,7 +8,7 @@ import type { Graph, Node } from '../graph/graph.ts';
 import type { Binding } from '../gpu/kernel.ts';
 import { record, type Dispatch } from '../ops/dispatch.ts';
 import { passOf } from '../ops/passes.ts';
-import { capsOf, type Pass, type Variant } from '../ops/variant.ts';
+import { capsOf, type DeviceCaps, type Pass, type Variant } from '../ops/variant.ts';
 import type { Choose } from '../run/lower.ts';
 import { adapterSignature, type TuneCache } from './cache.ts';
 
@@ -155,7 +155,7 @@ const SAMPLES = 3;
 const QUICK = 2;
 
 /** The default, then the first QUICK candidates of `vs` that can run `args` here (unsupported ones are still reported). */
-function quickLook(vs: Variant<unknown>[], caps: ReturnType<typeof capsOf>, args: unknown): Variant<unknown>[] {
+function quickLook(vs: Variant<unknown>[], caps: DeviceCaps, args: unknown): Variant<unknown>[] {
   let left = QUICK;
   return vs.filter((v, i) => i === 0 || v.unsupported?.(caps, args) !== undefined || left-- > 0);
 }
