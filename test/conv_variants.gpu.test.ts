@@ -100,6 +100,23 @@ describe('a 2×2 max pool fused after the activation: pooled output and argmax',
     });
   });
 
+  // It pools before a monotone non-decreasing activation and after GELU (pools_first in
+  // conv_igemm_row3.wgsl): pooling before GELU picks the wrong pixel in a window of negatives.
+  it('row3-r16-pool with every activation, before and after which it pools', async () => {
+    const g = await gpu();
+    const v = convForwardPass.variants.find((q) => q.name === 'row3-r16-pool')!;
+    const acts: [ConvArgs['act'], number?][] = [[undefined], ['relu'], ['selu'], ['sigmoid'], ['tanh'], ['gelu'], ['leakyrelu', 0.2], ['leakyrelu', 0]];
+    for (const [act, slope] of acts) {
+      for (const c of POOL_CASES.slice(0, 2)) {
+        const r = await runPoolCheck(g, io, v, c, act, slope);
+        expect(r.skipped).toBeUndefined();
+        expect(r.bad, `${act} ${slope ?? ''}`).toEqual([]);
+      }
+    }
+  });
+
+  // SELU is pooled after (it is monotone): the pooled values are equal bit for bit, and so is
+  // every argmax here, as no two pixels of a window of this data round to one SELU output.
   it('row3-r16-pool equals row3-r16 then the 2×2 pool kernel, bit for bit', async () => {
     const g = await gpu();
     const fused = convForwardPass.variants.find((v) => v.name === 'row3-r16-pool')!;

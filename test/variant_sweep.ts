@@ -330,18 +330,25 @@ export const POOL_CASES: ConvCase[] = [
   { name: 'k2 s2, 8×16, 6 → 20 channels (pooled)', x: [2, 6, 8, 16], cOut: 20, k: [2, 2], s: [2, 2], p: [0, 0] },
 ];
 
+/** The activation before a fused pool, in float64: ACTS, and GELU and leaky ReLU (which the row kernel pools after, not before). */
+function poolActRef(act: NonNullable<ConvArgs['act']>, slope = 0.01): (v: Float64Array) => Float64Array {
+  if (act === 'gelu') return actRef.gelu;
+  if (act === 'leakyrelu') return (v) => actRef.leakyRelu(v, slope);
+  return ACT_REF[act]!;
+}
+
 /**
- * Runs conv.forward variant `v` with activation `act` and a fused 2×2 max pool on case `c`: the
+ * Runs conv.forward variant `v` with activation `act` (leaky ReLU's `slope`) and a fused 2×2 max pool on case `c`: the
  * pooled output within 1e-4 + 1e-4·|ref| of pool(act(conv)) in float64, and each argmax the
  * reference's, or (a near tie that float32 rounding may order either way) a pixel whose reference
  * value is within the same tolerance of the maximum.
  */
-export async function runPoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c: ConvCase, act: ConvArgs['act']): Promise<CheckResult> {
+export async function runPoolCheck(g: Gpu, io: GpuIo, v: Variant<ConvArgs>, c: ConvCase, act: ConvArgs['act'], slope?: number): Promise<CheckResult> {
   const r = prepareConv(c);
-  const a = { shape: r.y.shape, data: act ? ACT_REF[act]!(r.y.data) : r.y.data };
+  const a = { shape: r.y.shape, data: act ? poolActRef(act, slope)(r.y.data) : r.y.data };
   const o = { kernel: [2, 2] as P, stride: [2, 2] as P, padding: [0, 0] as P };
   const ref = maxpool2d(a, o);
-  const args: ConvArgs = { g: r.g, act, bias: true, pool: pool2dGeometry(r.y.shape, o) };
+  const args: ConvArgs = { g: r.g, act, slope, bias: true, pool: pool2dGeometry(r.y.shape, o) };
   const why = v.unsupported?.(capsOf(g.device), args);
   if (why) return { bad: [], worst: 0, skipped: why };
   const n = ref.y.data.length;
