@@ -80,6 +80,20 @@ for (const tuned of [false, true]) {
   });
 }
 
+describe('building the step', () => {
+  // The kernels compile during the first step (node by node, each node's work submitted before the
+  // next compiles), but what building would reject is rejected by the constructor, before GPU work.
+  for (const upgrade of ['eager', 'background'] as const) {
+    it(`a chosen kernel that cannot run on a node is an error naming the node, from the constructor (upgrade '${upgrade}')`, async () => {
+      const g = await gpu();
+      const choose = (n: { pass: string }) => (n.pass === 'conv.forward' ? 'row3-r16-pool' : undefined);
+      const make = () => new Trainer(g, model, { count: 8, pixels, source: 'fixture' }, { batch: 8, optimizer: { kind: 'sgd', options: { lr: 0.01 } }, choose, upgrade });
+      // The decoder's input gradients are conv.forward without a pool: the pooling kernel declines them.
+      expect(make).toThrow(/transconv2\.0\/backward\/dx.*row3-r16-pool of conv\.forward cannot run here: pools as it stores/);
+    });
+  }
+});
+
 describe('tuning cache key', () => {
   it('a spent tuning budget: the pass already started times its default and first two candidates, later ones keep the default, no further round starts', async () => {
     const g = await gpu();

@@ -33,28 +33,40 @@ export function buildDispatches(device: GPUDevice, graph: Graph, at: (id: number
   return graph.nodes.map((n) => buildNode(device, n, at, choose));
 }
 
-/** The dispatches of one node with the variant `choose` picks. */
-export function buildNode(device: GPUDevice, n: Node, at: (id: number) => Binding, choose: Choose): Dispatch[] {
-  const caps = capsOf(device);
-  {
-    const pass = passOf(n.pass);
-    for (const k of Object.keys(n.reads)) {
-      if (!pass.inputs.includes(k) && !pass.outputs.includes(k)) throw new Error(`${n.label}: pass ${n.pass} has no input '${k}'`);
-    }
-    for (const k of Object.keys(n.writes)) {
-      if (!pass.outputs.includes(k) && k !== 'scratch' && k !== 'stage') throw new Error(`${n.label}: pass ${n.pass} has no output '${k}'`);
-    }
-    const v = variantFor(n, choose);
-    const why = v.unsupported?.(caps, n.args);
-    if (why) throw new Error(`${n.label}: variant ${v.name} of ${n.pass} cannot run here: ${why}`);
-    const io: Record<string, Binding> = {};
-    for (const [k, t] of [...Object.entries(n.reads), ...Object.entries(n.writes)]) io[k] = at(t.id);
-    return v.build(device, n.args, io, n.label);
+/**
+ * Checks a node against its pass (tensor names) and the adapter (the chosen variant can run here):
+ * everything buildNode can reject before it compiles anything. Returns the variant.
+ */
+export function checkNode(device: GPUDevice, n: Node, choose: Choose): Variant<unknown> {
+  const pass = passOf(n.pass);
+  for (const k of Object.keys(n.reads)) {
+    if (!pass.inputs.includes(k) && !pass.outputs.includes(k)) throw new Error(`${n.label}: pass ${n.pass} has no input '${k}'`);
   }
+  for (const k of Object.keys(n.writes)) {
+    if (!pass.outputs.includes(k) && k !== 'scratch' && k !== 'stage') throw new Error(`${n.label}: pass ${n.pass} has no output '${k}'`);
+  }
+  const v = variantFor(n, choose);
+  const why = v.unsupported?.(capsOf(device), n.args);
+  if (why) throw new Error(`${n.label}: variant ${v.name} of ${n.pass} cannot run here: ${why}`);
+  return v;
 }
 
+/** The dispatches of one node with the variant `choose` picks. */
+export function buildNode(device: GPUDevice, n: Node, at: (id: number) => Binding, choose: Choose): Dispatch[] {
+  const v = checkNode(device, n, choose);
+  const io: Record<string, Binding> = {};
+  for (const [k, t] of [...Object.entries(n.reads), ...Object.entries(n.writes)]) io[k] = at(t.id);
+  return v.build(device, n.args, io, n.label);
+}
+
+type StepScalars = Parameters<NonNullable<ReturnType<typeof passOf>['perStep']>>[3];
+
 /** Rewrites the per-step scalars of every node whose pass has any. */
-export function prepareStep(device: GPUDevice, graph: Graph, dispatches: readonly Dispatch[][],
-  ctx: Parameters<NonNullable<ReturnType<typeof passOf>['perStep']>>[3]): void {
-  graph.nodes.forEach((n, i) => passOf(n.pass).perStep?.(device, dispatches[i]!, n.args, ctx));
+export function prepareStep(device: GPUDevice, graph: Graph, dispatches: readonly Dispatch[][], ctx: StepScalars): void {
+  graph.nodes.forEach((n, i) => prepareNode(device, n, dispatches[i]!, ctx));
+}
+
+/** Rewrites one node's per-step scalars, if its pass has any. */
+export function prepareNode(device: GPUDevice, n: Node, dispatches: readonly Dispatch[], ctx: StepScalars): void {
+  passOf(n.pass).perStep?.(device, dispatches, n.args, ctx);
 }

@@ -1,6 +1,8 @@
 // The training loop's engine room: plans the step once, uploads the dataset once, then each step
 // writes a few scalars, encodes one command buffer from the prebuilt dispatches, and submits it.
-// Nothing is read back inside the loop; losses and timings arrive asynchronously.
+// Nothing is read back inside the loop; losses and timings arrive asynchronously. The first step
+// builds the dispatches as it goes and submits each node's work before compiling the next node's
+// kernels, so the GPU runs the step's start while the rest compiles (see step()).
 import { ConfigError, GpuError, NonFiniteError } from '../errors.ts';
 import { checkGpu, type Gpu } from '../gpu/device.ts';
 import { buildTrainingGraph, type OptimizerConfig, type StepGraph } from '../graph/autograd.ts';
@@ -15,7 +17,7 @@ import { checkLimits } from '../plan/limits.ts';
 import { LossReader, type LossCallback, type StepStatus } from '../run/losses.ts';
 import { GUARD_CODES } from '../graph/autograd.ts';
 import { Profiler, type PassGroup } from '../run/profiler.ts';
-import { addScratch, buildDispatches, buildNode, defaults, prepareStep, variantFor, type Choose } from '../run/lower.ts';
+import { addScratch, buildNode, checkNode, defaults, prepareNode, prepareStep, variantFor, type Choose } from '../run/lower.ts';
 import { parseCheckpoint, parseWeights, serializeCheckpoint, serializeWeights, type Checkpoint } from '../io/weights.ts';
 import { checkLabels, dataHash, type Dataset } from './dataset.ts';
 import { tune, type TuneEntry, type TuneMode } from '../tune/tuner.ts';
@@ -91,7 +93,10 @@ export class Trainer {
   private disposed = false;
   /** Batchnorm's num_batches_tracked at step 0 (from --init), per buffer name. */
   private readonly tracked0 = new Map<string, number>();
-  private readonly dispatches: Dispatch[][];
+  /** Per node, in order; built by the first step (or buildAll), node by node. */
+  private readonly dispatches: Dispatch[][] = [];
+  /** What the nodes are first built with: the chosen kernels when eager, else the defaults (see `upgrade`). */
+  private readonly initial: Choose;
   private readonly choose: Choose;
   /** Nodes still running their default kernel, waiting for the chosen one to be built. */
   private pending: number[] = [];
@@ -159,7 +164,10 @@ export class Trainer {
     checkLimits(this.plan, gpu.limits, { batch, records: data.count });
     // Creation errors (out of memory, validation) are recorded against the object's label.
     this.buffers = gpu.errors.watch(() => new PlanBuffers(device, this.plan, label));
-    this.dispatches = gpu.errors.watch(() => buildDispatches(device, this.tg.graph, this.buffers.at, eager ? choose : defaults));
+    // Everything building could reject (the kernels first built, and those swapped in later),
+    // rejected now, before any GPU work; the kernels themselves compile in the first step.
+    this.initial = eager ? choose : defaults;
+    for (const n of this.tg.graph.nodes) for (const c of new Set([this.initial, choose])) checkNode(device, n, c);
     this.choose = choose;
     if (!eager) {
       this.pending = this.tg.graph.nodes.map((_, i) => i).filter((i) => variantFor(this.tg.graph.nodes[i]!, choose) !== variantFor(this.tg.graph.nodes[i]!, defaults));
@@ -263,7 +271,19 @@ export class Trainer {
 
   /** Compute dispatches one training step records. */
   get dispatchCount(): number {
+    this.buildAll();
     return this.dispatches.reduce((a, d) => a + d.length, 0);
+  }
+
+  /** Builds the dispatches of the next node not yet built. */
+  private buildNext(): void {
+    const node = this.tg.graph.nodes[this.dispatches.length]!;
+    this.dispatches.push(this.gpu.errors.watch(() => buildNode(this.gpu.device, node, this.buffers.at, this.initial)));
+  }
+
+  /** Builds every node's dispatches not yet built (compiling their kernels). */
+  private buildAll(): void {
+    while (this.dispatches.length < this.tg.graph.nodes.length) this.buildNext();
   }
 
   get epoch(): number {
@@ -305,12 +325,34 @@ export class Trainer {
     await this.reader.reserve(step, flushLosses);
     const tracked = this.tracked0.size > 0 ? Math.max(...this.tracked0.values()) + step : step;
     const ctx: StepContext = { step, batchBase: base, lossSlot: this.reader.slot(step), rows: this.options.batch, tracked };
-    prepareStep(device, this.tg.graph, this.dispatches, ctx);
-
-    const enc = device.createCommandEncoder({ label: `step ${step}` });
     const stamp = this.profiler !== undefined && step % (this.options.profileEvery ?? 1) === 0 &&
       this.profiler.timestampWrites(0) !== undefined;
-    if (stamp) {
+    if (stamp) this.buildAll();
+    let enc = device.createCommandEncoder({ label: `step ${step}` });
+    if (this.dispatches.length < this.tg.graph.nodes.length) {
+      // The first step, as its kernels compile (one core on a software adapter): each node's work
+      // is submitted before the next node's kernels are built, so the adapter runs the start of the
+      // step meanwhile (the seed's first loss 0.2 s sooner on SwiftShader). Queue order keeps the
+      // step's order; this is the only step not in one command buffer.
+      let pass: GPUComputePassEncoder | undefined;
+      this.tg.graph.nodes.forEach((n, i) => {
+        if (i === this.dispatches.length) {
+          if (pass) {
+            pass.end();
+            const done = enc.finish();
+            this.gpu.errors.watch(() => device.queue.submit([done]));
+            enc = device.createCommandEncoder({ label: `step ${step}` });
+            pass = undefined;
+          }
+          this.buildNext();
+        }
+        prepareNode(device, n, this.dispatches[i]!, ctx);
+        pass ??= enc.beginComputePass({ label: 'train step' });
+        for (const d of this.dispatches[i]!) record(pass, d);
+      });
+      pass?.end();
+    } else if (stamp) {
+      prepareStep(device, this.tg.graph, this.dispatches, ctx);
       this.groups.forEach((g, gi) => {
         const pass = enc.beginComputePass({ label: g.name, timestampWrites: this.profiler!.timestampWrites(gi) });
         for (const i of g.nodes) for (const d of this.dispatches[i]!) record(pass, d);
@@ -318,6 +360,7 @@ export class Trainer {
       });
       this.profiler!.encode(enc, step);
     } else {
+      prepareStep(device, this.tg.graph, this.dispatches, ctx);
       const pass = enc.beginComputePass({ label: 'train step' });
       for (const ds of this.dispatches) for (const d of ds) record(pass, d);
       pass.end();
