@@ -181,36 +181,29 @@ fn act4_if(on: bool, v: vec4f) -> vec4f {
 }
 
 // Pools 4 channels (c0.. of group g) of the lane's 2 rows × 8 columns: top0/top1 are row a's
-// columns 0–3 / 4–7 (matrix column: output column, row: channel), bot0/bot1 row a + 1's. Per channel
-// that is 4 windows side by side: one vec4 of pooled outputs and one of argmaxes.
+// columns 0–3 / 4–7 (matrix column: output column, a vec4 over the 4 channels), bot0/bot1 row a + 1's.
+// That is 4 windows side by side, pooled for the 4 channels at once (window4); per channel, one vec4
+// of pooled outputs and one of argmaxes. The bias is added before the pool (adding it after would
+// tie pixels that differ by less than its rounding, which PyTorch breaks the other way).
 fn store_pool4(l: Lane, g: u32, c0: u32, top0: mat4x4f, top1: mat4x4f, bot0: mat4x4f, bot1: mat4x4f) {
   if (!l.live) { return; }
   let w = p.out_size.y;
   let pooled = u32(p.out_size.x * w) / 4u;
   let at = ((l.n * p.c_y + g * p.og + c0) * pooled + u32(l.a / 2 * (w / 2) + l.b0 / 2)) / 4u;
   let at0 = l.a * w + l.b0; // the first window's top-left pixel within the plane
-  let bv = bias4(g, c0);
-  let t0 = transpose(top0);
-  let t1 = transpose(top1);
-  let u0 = transpose(bot0);
-  let u1 = transpose(bot1);
-  let first = pools_first();
-  for (var j = 0u; j < 4u; j++) {
-    if (c0 + j < p.og) {
-      let b = vec4f(bv[j]);
-      let ra = act4_if(!first, t0[j] + b);
-      let rb = act4_if(!first, t1[j] + b);
-      let sa = act4_if(!first, u0[j] + b);
-      let sb = act4_if(!first, u1[j] + b);
-      let o0 = window(ra.xy, sa.xy, at0, w);
-      let o1 = window(ra.zw, sa.zw, at0 + 2, w);
-      let o2 = window(rb.xy, sb.xy, at0 + 4, w);
-      let o3 = window(rb.zw, sb.zw, at0 + 6, w);
-      let k = at + j * (pooled / 4u);
-      y4[k] = act4_if(first, vec4f(o0.v, o1.v, o2.v, o3.v));
-      argmax4[k] = vec4i(o0.at, o1.at, o2.at, o3.at);
-    }
-  }
+  let b = bias4(g, c0);
+  let before = !pools_first(); // activate before pooling (GELU), else after
+  let o0 = window4(act4_if(before, top0[0] + b), act4_if(before, top0[1] + b), act4_if(before, bot0[0] + b), act4_if(before, bot0[1] + b), at0, w);
+  let o1 = window4(act4_if(before, top0[2] + b), act4_if(before, top0[3] + b), act4_if(before, bot0[2] + b), act4_if(before, bot0[3] + b), at0 + 2, w);
+  let o2 = window4(act4_if(before, top1[0] + b), act4_if(before, top1[1] + b), act4_if(before, bot1[0] + b), act4_if(before, bot1[1] + b), at0 + 4, w);
+  let o3 = window4(act4_if(before, top1[2] + b), act4_if(before, top1[3] + b), act4_if(before, bot1[2] + b), act4_if(before, bot1[3] + b), at0 + 6, w);
+  // Row j: channel c0 + j's 4 windows.
+  let v = transpose(mat4x4f(act4_if(!before, o0.v), act4_if(!before, o1.v), act4_if(!before, o2.v), act4_if(!before, o3.v)));
+  let s = pooled / 4u; // one channel's plane, in vec4s
+  if (c0 < p.og) { y4[at] = v[0]; argmax4[at] = vec4i(o0.at.x, o1.at.x, o2.at.x, o3.at.x); }
+  if (c0 + 1u < p.og) { y4[at + s] = v[1]; argmax4[at + s] = vec4i(o0.at.y, o1.at.y, o2.at.y, o3.at.y); }
+  if (c0 + 2u < p.og) { y4[at + 2u * s] = v[2]; argmax4[at + 2u * s] = vec4i(o0.at.z, o1.at.z, o2.at.z, o3.at.z); }
+  if (c0 + 3u < p.og) { y4[at + 3u * s] = v[3]; argmax4[at + 3u * s] = vec4i(o0.at.w, o1.at.w, o2.at.w, o3.at.w); }
 }
 
 // row3_r16 for two output rows of 8 columns instead of one of 16, pooled as it stores (above).

@@ -22,6 +22,28 @@ fn window(a: vec2f, b: vec2f, at: i32, w: i32) -> Best {
   return Best(select(v, b.y, c3), select(i, at + w + 1, c3));
 }
 
+// window() for 4 channels at once (component k: channel k): a, b the window's top row, c, d its
+// bottom row — the same comparisons in the same order, so per channel the same maximum and argmax.
+// A conv's register tile holds a pixel's channels as one vector, so pooling this way needs no
+// transposes and no per-channel loop (the seed's conv1.0 forward 7.5-7.7 -> 6.6-6.7 ms).
+fn is_nan4(v: vec4f) -> vec4<bool> { return (bitcast<vec4u>(v) & vec4u(0x7fffffffu)) > vec4u(0x7f800000u); }
+fn better4(v: vec4f, best: vec4f) -> vec4<bool> { return (v > best) | (is_nan4(v) & !is_nan4(best)); }
+
+struct Best4 { v: vec4f, at: vec4i }
+
+fn window4(a: vec4f, b: vec4f, c: vec4f, d: vec4f, at: i32, w: i32) -> Best4 {
+  var v = a;
+  var i = vec4i(at);
+  let c1 = better4(b, v);
+  v = select(v, b, c1);
+  i = select(i, vec4i(at + 1), c1);
+  let c2 = better4(c, v);
+  v = select(v, c, c2);
+  i = select(i, vec4i(at + w), c2);
+  let c3 = better4(d, v);
+  return Best4(select(v, d, c3), select(i, vec4i(at + w + 1), c3));
+}
+
 // The gradient dy of 4 side-by-side windows (argmaxes a: iy·W + ix within the plane) routed to the
 // 2 × 8 input pixels under them, whose top-left pixel is `base` in a plane of width w: the top
 // row's 8 values are [0], [1], the bottom row's [2], [3]. The windows do not overlap, so each pixel takes its one window's

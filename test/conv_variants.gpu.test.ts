@@ -116,26 +116,35 @@ describe('a 2×2 max pool fused after the activation: pooled output and argmax',
   });
 
   // SELU is pooled after (it is monotone): the pooled values are equal bit for bit, and so is
-  // every argmax here, as no two pixels of a window of this data round to one SELU output.
-  it('row3-r16-pool equals row3-r16 then the 2×2 pool kernel, bit for bit', async () => {
-    const g = await gpu();
-    const fused = convForwardPass.variants.find((v) => v.name === 'row3-r16-pool')!;
-    const apart = convForwardPass.variants.find((v) => v.name === 'row3-r16')!;
-    const c = prepareConv(POOL_CASES[0]!);
-    const args: ConvArgs = { g: c.g, act: 'selu', bias: true, pool: pool2dGeometry(c.y.shape, { kernel: 2, stride: 2 }) };
-    const n = args.pool!.outShape.reduce((a, b) => a * b, 1);
-    const outs: Uint32Array[][] = [];
-    await scoped(g, async () => {
-      for (const v of [fused, apart]) {
-        const bufs = { x: upload(g, c.x.data, 'x'), w: upload(g, c.w.data, 'w'), bias: upload(g, c.b.data, 'bias'), y: empty(g, n, 'y'),
-          argmax: empty(g, n, 'argmax'), scratch: empty(g, v.scratch!(args), 'scratch'), ...(v.stage ? { stage: empty(g, v.stage(args), 'stage') } : {}) };
-        await run(g, v.build(g.device, args, bufs, v.name));
-        outs.push([new Uint32Array((await readback(g, bufs.y, n)).buffer), new Uint32Array((await readback(g, bufs.argmax, n)).buffer)]);
-      }
+  // every argmax here, as no two pixels of a window of this data round to one SELU output. With NaNs
+  // in the input (each poisons a 3×3 patch of outputs, so windows mix NaN and finite pixels) the
+  // first NaN of a window wins in both, as in PyTorch.
+  for (const nans of [false, true]) {
+    it(`row3-r16-pool equals row3-r16 then the 2×2 pool kernel, bit for bit${nans ? ', NaNs in the input' : ''}`, async () => {
+      const g = await gpu();
+      const fused = convForwardPass.variants.find((v) => v.name === 'row3-r16-pool')!;
+      const apart = convForwardPass.variants.find((v) => v.name === 'row3-r16')!;
+      const c = prepareConv(POOL_CASES[0]!);
+      const x = Float32Array.from(c.x.data);
+      if (nans) for (const i of [0, 37, 70, 1029, 2050, 3100]) x[i] = Number.NaN;
+      const args: ConvArgs = { g: c.g, act: 'selu', bias: true, pool: pool2dGeometry(c.y.shape, { kernel: 2, stride: 2 }) };
+      const n = args.pool!.outShape.reduce((a, b) => a * b, 1);
+      const outs: Uint32Array[][] = [];
+      await scoped(g, async () => {
+        for (const v of [fused, apart]) {
+          const bufs = { x: upload(g, x, 'x'), w: upload(g, c.w.data, 'w'), bias: upload(g, c.b.data, 'bias'), y: empty(g, n, 'y'),
+            argmax: empty(g, n, 'argmax'), scratch: empty(g, v.scratch!(args), 'scratch'), ...(v.stage ? { stage: empty(g, v.stage(args), 'stage') } : {}) };
+          await run(g, v.build(g.device, args, bufs, v.name));
+          outs.push([new Uint32Array((await readback(g, bufs.y, n)).buffer), new Uint32Array((await readback(g, bufs.argmax, n)).buffer)]);
+        }
+      });
+      const nanCount = Array.from(new Float32Array(outs[1]![0]!.buffer)).filter(Number.isNaN).length;
+      if (nans) expect(nanCount, 'pooled NaNs').toBeGreaterThan(50);
+      else expect(nanCount, 'pooled NaNs').toBe(0);
+      expect(outs[0]![0]).toEqual(outs[1]![0]);
+      expect(outs[0]![1]).toEqual(outs[1]![1]);
     });
-    expect(outs[0]![0]).toEqual(outs[1]![0]);
-    expect(outs[0]![1]).toEqual(outs[1]![1]);
-  });
+  }
 });
 
 describe("an input gradient continued through the pool's and activation's backward as it is stored", () => {
