@@ -121,13 +121,21 @@ fn pointwise4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     if (i < valid) {
       let v = y4[i];
       let t = target4[i];
-      var d = vec4f(0.0);
-      for (var k = 0u; k < 4u; k++) {
-        let r = term(v[k], t[k]);
-        acc += r[0];
-        d[k] = activation_grad(ACT_GRAD, p.grad_scale * r[1], v[k]);
+      // Written out per component, not as a loop over v[k]: software adapters keep a vector
+      // indexed by a loop variable in memory (0.99 -> 0.79 ms for the seed's MSE + sigmoid
+      // gradient). The sum still takes the components in order.
+      let r0 = term(v.x, t.x);
+      let r1 = term(v.y, t.y);
+      let r2 = term(v.z, t.z);
+      let r3 = term(v.w, t.w);
+      acc += r0.x;
+      acc += r1.x;
+      acc += r2.x;
+      acc += r3.x;
+      if (GRAD) {
+        dy4[i] = vec4f(activation_grad(ACT_GRAD, p.grad_scale * r0.y, v.x), activation_grad(ACT_GRAD, p.grad_scale * r1.y, v.y),
+          activation_grad(ACT_GRAD, p.grad_scale * r2.y, v.z), activation_grad(ACT_GRAD, p.grad_scale * r3.y, v.w));
       }
-      if (GRAD) { dy4[i] = d; }
     } else if (GRAD) {
       dy4[i] = vec4f(0.0);
     }
