@@ -217,6 +217,8 @@ await section('variants', async () => {
         row.fused_activation_backward = await fusedCheck(pass, i, fused, true);
       }
       if (pass.name === 'conv.forward') row.fused_pool = await poolCheck(v, i);
+      // The in-register pool pools before a monotone activation and after GELU: both branches.
+      if (v.name === 'row3-r16-pool') row.fused_pool_gelu = await poolCheck(v, i, 'gelu');
       if (pass.name === 'conv.transposed' || (pass.name === 'conv.forward' && !v.only)) row.fused_pool_backward = await unpoolCheck(pass.name, v, i);
       row.ms = Math.round(performance.now() - s);
       check(r.bad.length === 0, `variants: ${pass.name} ${v.name}: ${r.bad[0]}`);
@@ -303,9 +305,11 @@ async function caseChecks(what: string, act: ConvArgs['act'], cases: ConvCase[],
   return out;
 }
 
-/** conv.forward variant `i` with a 2×2 max pool fused after its activation (rotating), on every pool case it supports. */
-function poolCheck(v: Variant<ConvArgs>, i: number): Promise<Record<string, unknown>> {
-  const act = ACTS[i % ACTS.length]!;
+/**
+ * conv.forward variant `i` with a 2×2 max pool fused after its activation (rotating, or `act`), on
+ * every pool case it supports.
+ */
+function poolCheck(v: Variant<ConvArgs>, i: number, act: ConvArgs['act'] = ACTS[i % ACTS.length]!): Promise<Record<string, unknown>> {
   return caseChecks(`conv.forward ${v.name} + ${act} + pool`, act, POOL_CASES, true, (c) => runPoolCheck(g, io, v, c, act));
 }
 
