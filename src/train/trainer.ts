@@ -51,7 +51,8 @@ export interface TrainerOptions {
    * When the chosen kernels are built: 'background' (default) starts training on the default
    * kernels, which compile quickly, and swaps in one chosen kernel after each submitted step — on
    * software adapters a tuned kernel can take a second to compile, and the GPU keeps running the
-   * steps already queued meanwhile; 'eager' builds them all before the first step.
+   * steps already queued meanwhile; 'eager' builds them all for the first step (which compiles
+   * its kernels as it runs).
    */
   upgrade?: 'background' | 'eager';
   /**
