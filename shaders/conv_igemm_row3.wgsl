@@ -180,6 +180,14 @@ fn act4_if(on: bool, v: vec4f) -> vec4f {
   return v;
 }
 
+// The 2×2 windows over columns k, k + 1 of `top` and `bot` (a vec4 over 4 channels each), after
+// bias b, activated first when `before`; `at`: the first window's top-left pixel. Called with
+// constant k, so the columns are indexed statically once inlined.
+fn pool_cols(top: mat4x4f, bot: mat4x4f, k: u32, b: vec4f, before: bool, at: i32, w: i32) -> Best4 {
+  return window4(act4_if(before, top[k] + b), act4_if(before, top[k + 1u] + b), act4_if(before, bot[k] + b),
+    act4_if(before, bot[k + 1u] + b), at, w);
+}
+
 // Pools 4 channels (c0.. of group g) of the lane's 2 rows × 8 columns: top0/top1 are row a's
 // columns 0–3 / 4–7 (matrix column: output column, a vec4 over the 4 channels), bot0/bot1 row a + 1's.
 // That is 4 windows side by side, pooled for the 4 channels at once (window4); per channel, one vec4
@@ -193,10 +201,10 @@ fn store_pool4(l: Lane, g: u32, c0: u32, top0: mat4x4f, top1: mat4x4f, bot0: mat
   let at0 = l.a * w + l.b0; // the first window's top-left pixel within the plane
   let b = bias4(g, c0);
   let before = !pools_first(); // activate before pooling (GELU), else after
-  let o0 = window4(act4_if(before, top0[0] + b), act4_if(before, top0[1] + b), act4_if(before, bot0[0] + b), act4_if(before, bot0[1] + b), at0, w);
-  let o1 = window4(act4_if(before, top0[2] + b), act4_if(before, top0[3] + b), act4_if(before, bot0[2] + b), act4_if(before, bot0[3] + b), at0 + 2, w);
-  let o2 = window4(act4_if(before, top1[0] + b), act4_if(before, top1[1] + b), act4_if(before, bot1[0] + b), act4_if(before, bot1[1] + b), at0 + 4, w);
-  let o3 = window4(act4_if(before, top1[2] + b), act4_if(before, top1[3] + b), act4_if(before, bot1[2] + b), act4_if(before, bot1[3] + b), at0 + 6, w);
+  let o0 = pool_cols(top0, bot0, 0u, b, before, at0, w);
+  let o1 = pool_cols(top0, bot0, 2u, b, before, at0 + 2, w);
+  let o2 = pool_cols(top1, bot1, 0u, b, before, at0 + 4, w);
+  let o3 = pool_cols(top1, bot1, 2u, b, before, at0 + 6, w);
   // Row j: channel c0 + j's 4 windows.
   let v = transpose(mat4x4f(act4_if(!before, o0.v), act4_if(!before, o1.v), act4_if(!before, o2.v), act4_if(!before, o3.v)));
   let s = pooled / 4u; // one channel's plane, in vec4s

@@ -1,7 +1,7 @@
 // From graph nodes to dispatches: each node's pass is resolved in the pass table, the variant the
 // tuner chose (or the default) gets its scratch tensors before planning, and after planning builds
 // its dispatches on the plan's buffers. Bind groups and uniforms are made here, once per plan.
-import type { Graph, Node } from '../graph/graph.ts';
+import type { Graph, Node, StepContext } from '../graph/graph.ts';
 import type { Binding } from '../gpu/kernel.ts';
 import { passOf } from '../ops/passes.ts';
 import { capsOf, variantOf, type Variant } from '../ops/variant.ts';
@@ -59,14 +59,12 @@ export function buildNode(device: GPUDevice, n: Node, at: (id: number) => Bindin
   return v.build(device, n.args, io, n.label);
 }
 
-type StepScalars = Parameters<NonNullable<ReturnType<typeof passOf>['perStep']>>[3];
-
 /** Rewrites the per-step scalars of every node whose pass has any. */
-export function prepareStep(device: GPUDevice, graph: Graph, dispatches: readonly Dispatch[][], ctx: StepScalars): void {
+export function prepareStep(device: GPUDevice, graph: Graph, dispatches: readonly Dispatch[][], ctx: StepContext): void {
   graph.nodes.forEach((n, i) => prepareNode(device, n, dispatches[i]!, ctx));
 }
 
 /** Rewrites one node's per-step scalars, if its pass has any. */
-export function prepareNode(device: GPUDevice, n: Node, dispatches: readonly Dispatch[], ctx: StepScalars): void {
+export function prepareNode(device: GPUDevice, n: Node, dispatches: readonly Dispatch[], ctx: StepContext): void {
   passOf(n.pass).perStep?.(device, dispatches, n.args, ctx);
 }
