@@ -53,6 +53,9 @@ export const CONV: ConvCase[] = [
   { name: 'k3 s1 p1, width 20, stride 2 in height', x: [3, 5, 9, 20], cOut: 7, k: [3, 3], s: [2, 1], p: [2, 1] },
   { name: 'k2 s2, width 16, 6 → 20 channels', x: [2, 6, 7, 16], cOut: 20, k: [2, 2], s: [2, 2], p: [0, 0] },
   { name: 'k3 s1 p1, width 8, groups 2 (6 in / 10 out per group)', x: [2, 12, 5, 8], cOut: 20, k: [3, 3], s: [1, 1], p: [1, 1], groups: 2 },
+  // More input channels than the row weight-gradient kernel's 64-lane workgroup: two workgroups per
+  // channel block, one of which holds the quad that stores the bias.
+  { name: 'k3 s1 p1, width 8, 72 → 20 channels', x: [1, 72, 4, 8], cOut: 20, k: [3, 3], s: [1, 1], p: [1, 1] },
 ];
 
 /** The shared sweep: also run op by op in test/conv_transpose2d.gpu.test.ts. */
