@@ -9,6 +9,10 @@
 // by the register allocator): the seed's conv2.0 forward 12.0-12.7 -> 10.4-10.6 ms. The price is
 // compile time (row3_r16: 0.3-0.4 -> 1.0-1.3 s), paid from the cold tuning budget, so row3_r32,
 // which no seed shape chose, keeps its array (as conv_igemm_s2.wgsl does, where it measured the same).
+// The reduction is one flat loop over (row tap, input channel), not two nested ones: SwiftShader
+// pays for every loop entry and exit with the whole register tile live (the seed's conv1.0 forward,
+// 3 taps × 3 channels, 6.6 -> 4.9 ms; conv2.0's 9.8 -> 9.2; conv2.0's input gradient 12.6 -> 12.0).
+// Unrolling the flat loop by two gained another ~10% but compiled 100× slower (62 s), so it is not.
 
 fn wt_at(g: u32, ci: u32, t: i32, c0: u32) -> u32 {
   return p.w_off + (((g * p.cgx4 + ci) * u32(p.taps.x) + u32(t)) * 3u) * (p.cop / 4u) + c0 / 4u;
@@ -53,36 +57,36 @@ fn row3_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
   let w_lo = (wo / 8u) * cv + wo % 8u;
   let w_hi = (vec2u(v0 + 4u, v0 + 5u) / 8u) * cv + vec2u(v0 + 4u, v0 + 5u) % 8u;
   var acc: array<mat4x4f, 16>;
-  for (var t = 0; t < p.taps.x; t++) {
+  for (var k = 0u; k < u32(p.taps.x) * p.cgx; k++) {
+    let t = i32(k / p.cgx);
+    let ci = k % p.cgx;
     let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
     let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
     let row_ok = iy >= 0 && iy < p.in_size.x;
-    for (var ci = 0u; ci < p.cgx; ci++) {
-      let r = row + ci * ihw;
-      let va = at4(r, row_ok, l.b0);
-      let vb = at4(r, row_ok, l.b0 + 4);
-      let x0 = taps3(at1(r, row_ok, l.b0 - 1), va, vb.x);
-      let x1 = taps3(va.w, vb, at1(r, row_ok, l.b0 + 8));
-      let wb = wt_at(gc.x, ci, t, gc.y);
-      let o0 = wt[wb + w_lo.x];
-      let o1 = wt[wb + w_lo.y];
-      let o2 = wt[wb + w_lo.z];
-      let o3 = wt[wb + w_lo.w];
-      let o4 = wt[wb + w_hi.x];
-      let o5 = wt[wb + w_hi.y];
-      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o2, 1u), quadBroadcast(o4, 2u));
-      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o3, 1u), quadBroadcast(o5, 2u));
-      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o4, 1u), quadBroadcast(o0, 3u));
-      let w3 = wmat(quadBroadcast(o3, 0u), quadBroadcast(o5, 1u), quadBroadcast(o1, 3u));
-      let w4 = wmat(quadBroadcast(o4, 0u), quadBroadcast(o0, 2u), quadBroadcast(o2, 3u));
-      let w5 = wmat(quadBroadcast(o5, 0u), quadBroadcast(o1, 2u), quadBroadcast(o3, 3u));
-      let w6 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o2, 2u), quadBroadcast(o4, 3u));
-      let w7 = wmat(quadBroadcast(o1, 1u), quadBroadcast(o3, 2u), quadBroadcast(o5, 3u));
-      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
-      acc[4] += w4 * x0; acc[5] += w5 * x0; acc[6] += w6 * x0; acc[7] += w7 * x0;
-      acc[8] += w0 * x1; acc[9] += w1 * x1; acc[10] += w2 * x1; acc[11] += w3 * x1;
-      acc[12] += w4 * x1; acc[13] += w5 * x1; acc[14] += w6 * x1; acc[15] += w7 * x1;
-    }
+    let r = row + ci * ihw;
+    let va = at4(r, row_ok, l.b0);
+    let vb = at4(r, row_ok, l.b0 + 4);
+    let x0 = taps3(at1(r, row_ok, l.b0 - 1), va, vb.x);
+    let x1 = taps3(va.w, vb, at1(r, row_ok, l.b0 + 8));
+    let wb = wt_at(gc.x, ci, t, gc.y);
+    let o0 = wt[wb + w_lo.x];
+    let o1 = wt[wb + w_lo.y];
+    let o2 = wt[wb + w_lo.z];
+    let o3 = wt[wb + w_lo.w];
+    let o4 = wt[wb + w_hi.x];
+    let o5 = wt[wb + w_hi.y];
+    let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o2, 1u), quadBroadcast(o4, 2u));
+    let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o3, 1u), quadBroadcast(o5, 2u));
+    let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o4, 1u), quadBroadcast(o0, 3u));
+    let w3 = wmat(quadBroadcast(o3, 0u), quadBroadcast(o5, 1u), quadBroadcast(o1, 3u));
+    let w4 = wmat(quadBroadcast(o4, 0u), quadBroadcast(o0, 2u), quadBroadcast(o2, 3u));
+    let w5 = wmat(quadBroadcast(o5, 0u), quadBroadcast(o1, 2u), quadBroadcast(o3, 3u));
+    let w6 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o2, 2u), quadBroadcast(o4, 3u));
+    let w7 = wmat(quadBroadcast(o1, 1u), quadBroadcast(o3, 2u), quadBroadcast(o5, 3u));
+    acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
+    acc[4] += w4 * x0; acc[5] += w5 * x0; acc[6] += w6 * x0; acc[7] += w7 * x0;
+    acc[8] += w0 * x1; acc[9] += w1 * x1; acc[10] += w2 * x1; acc[11] += w3 * x1;
+    acc[12] += w4 * x1; acc[13] += w5 * x1; acc[14] += w6 * x1; acc[15] += w7 * x1;
   }
   for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
 }
@@ -108,33 +112,33 @@ fn row3_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
   var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
   var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
   var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
-  for (var t = 0; t < p.taps.x; t++) {
+  for (var k = 0u; k < u32(p.taps.x) * p.cgx; k++) {
+    let t = i32(k / p.cgx);
+    let ci = k % p.cgx;
     let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
     let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
     let row_ok = iy >= 0 && iy < p.in_size.x;
-    for (var ci = 0u; ci < p.cgx; ci++) {
-      let r = row + ci * ihw;
-      let va = at4(r, row_ok, l.b0);
-      let vb = at4(r, row_ok, l.b0 + 4);
-      let vc = at4(r, row_ok, l.b0 + 8);
-      let vd = at4(r, row_ok, l.b0 + 12);
-      let x0 = taps3(at1(r, row_ok, l.b0 - 1), va, vb.x);
-      let x1 = taps3(va.w, vb, vc.x);
-      let x2 = taps3(vb.w, vc, vd.x);
-      let x3 = taps3(vc.w, vd, at1(r, row_ok, l.b0 + 16));
-      let wb = wt_at(gc.x, ci, t, gc.y);
-      let o0 = wt[wb + wq.x];
-      let o1 = wt[wb + wq.y];
-      let o2 = wt[wb + wq.z];
-      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
-      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
-      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
-      let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
-      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
-      acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
-      acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
-      acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
-    }
+    let r = row + ci * ihw;
+    let va = at4(r, row_ok, l.b0);
+    let vb = at4(r, row_ok, l.b0 + 4);
+    let vc = at4(r, row_ok, l.b0 + 8);
+    let vd = at4(r, row_ok, l.b0 + 12);
+    let x0 = taps3(at1(r, row_ok, l.b0 - 1), va, vb.x);
+    let x1 = taps3(va.w, vb, vc.x);
+    let x2 = taps3(vb.w, vc, vd.x);
+    let x3 = taps3(vc.w, vd, at1(r, row_ok, l.b0 + 16));
+    let wb = wt_at(gc.x, ci, t, gc.y);
+    let o0 = wt[wb + wq.x];
+    let o1 = wt[wb + wq.y];
+    let o2 = wt[wb + wq.z];
+    let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+    let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+    let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+    let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+    acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
+    acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
+    acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
+    acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
   }
   store_block(l, gc.x, gc.y, l.b0, acc0); store_block(l, gc.x, gc.y + 4u, l.b0, acc1);
   store_block(l, gc.x, gc.y + 8u, l.b0, acc2); store_block(l, gc.x, gc.y + 12u, l.b0, acc3);
@@ -234,37 +238,37 @@ fn row3_r16_pool(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id
   var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
   var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
   var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
-  for (var t = 0; t < p.taps.x; t++) {
+  for (var k = 0u; k < u32(p.taps.x) * p.cgx; k++) {
+    let t = i32(k / p.cgx);
+    let ci = k % p.cgx;
     let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
     let iz = iy + p.istep.x; // the same tap of row a + 1
     let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
     let row2 = xg + u32(clamp(iz, 0, p.in_size.x - 1) * p.in_size.y);
     let ok = iy >= 0 && iy < p.in_size.x;
     let ok2 = iz >= 0 && iz < p.in_size.x;
-    for (var ci = 0u; ci < p.cgx; ci++) {
-      let r = row + ci * ihw;
-      let r2 = row2 + ci * ihw;
-      let va = at4(r, ok, l.b0);
-      let vb = at4(r, ok, l.b0 + 4);
-      let vc = at4(r2, ok2, l.b0);
-      let vd = at4(r2, ok2, l.b0 + 4);
-      let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
-      let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
-      let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
-      let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
-      let wb = wt_at(gc.x, ci, t, gc.y);
-      let o0 = wt[wb + wq.x];
-      let o1 = wt[wb + wq.y];
-      let o2 = wt[wb + wq.z];
-      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
-      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
-      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
-      let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
-      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
-      acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
-      acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
-      acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
-    }
+    let r = row + ci * ihw;
+    let r2 = row2 + ci * ihw;
+    let va = at4(r, ok, l.b0);
+    let vb = at4(r, ok, l.b0 + 4);
+    let vc = at4(r2, ok2, l.b0);
+    let vd = at4(r2, ok2, l.b0 + 4);
+    let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
+    let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
+    let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
+    let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
+    let wb = wt_at(gc.x, ci, t, gc.y);
+    let o0 = wt[wb + wq.x];
+    let o1 = wt[wb + wq.y];
+    let o2 = wt[wb + wq.z];
+    let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+    let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+    let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+    let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+    acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
+    acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
+    acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
+    acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
   }
   store_pool4(l, gc.x, gc.y, acc0, acc4, acc8, acc12);
   store_pool4(l, gc.x, gc.y + 4u, acc1, acc5, acc9, acc13);

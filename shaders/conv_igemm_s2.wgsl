@@ -5,6 +5,8 @@
 // taps. Rows of x and y are whole vec4s; the host checks (s2Unsupported in src/ops/conv_igemm.ts).
 // Stores go through store_block (conv_igemm_unpool.wgsl): with UNPOOL the gradient goes on through
 // the 2×2 max pool before the transposed conv (the seed's conv2.2) as it is stored.
+// One flat loop over (row tap, input channel), as in conv_igemm_row3.wgsl (the seed's
+// transconv2.0 input gradient, s2d-r16, 2.0 -> 1.7 ms).
 
 fn wt_at(g: u32, ci: u32, t: i32, c0: u32) -> u32 {
   return p.w_off + (((g * p.cgx4 + ci) * 2u + u32(t)) * 2u) * (p.cop / 4u) + c0 / 4u;
@@ -36,28 +38,28 @@ fn s2_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   let wo = (v / 4u) * cv + v % 4u;
   let ix = 2 * l.b0;
   var acc: array<mat4x4f, 16>;
-  for (var t = 0; t < 2; t++) {
+  for (var k = 0u; k < 2u * p.cgx; k++) {
+    let t = i32(k / p.cgx);
+    let ci = k % p.cgx;
     let iy = 2 * l.a + t;
     let row_ok = iy < p.in_size.x;
     let row = xg + u32(min(iy, p.in_size.x - 1) * p.in_size.y);
-    for (var ci = 0u; ci < p.cgx; ci++) {
-      let r = row + ci * ihw;
-      let x0 = pairs(at4(r, row_ok, ix), at4(r, row_ok, ix + 4));
-      let x1 = pairs(at4(r, row_ok, ix + 8), at4(r, row_ok, ix + 12));
-      let x2 = pairs(at4(r, row_ok, ix + 16), at4(r, row_ok, ix + 20));
-      let x3 = pairs(at4(r, row_ok, ix + 24), at4(r, row_ok, ix + 28));
-      let wb = wt_at(gc.x, ci, t, gc.y);
-      let o0 = wt[wb + wo.x];
-      let o1 = wt[wb + wo.y];
-      let w0 = mat2x4f(quadBroadcast(o0, 0u), quadBroadcast(o0, 2u));
-      let w1 = mat2x4f(quadBroadcast(o1, 0u), quadBroadcast(o1, 2u));
-      let w2 = mat2x4f(quadBroadcast(o0, 1u), quadBroadcast(o0, 3u));
-      let w3 = mat2x4f(quadBroadcast(o1, 1u), quadBroadcast(o1, 3u));
-      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
-      acc[4] += w0 * x1; acc[5] += w1 * x1; acc[6] += w2 * x1; acc[7] += w3 * x1;
-      acc[8] += w0 * x2; acc[9] += w1 * x2; acc[10] += w2 * x2; acc[11] += w3 * x2;
-      acc[12] += w0 * x3; acc[13] += w1 * x3; acc[14] += w2 * x3; acc[15] += w3 * x3;
-    }
+    let r = row + ci * ihw;
+    let x0 = pairs(at4(r, row_ok, ix), at4(r, row_ok, ix + 4));
+    let x1 = pairs(at4(r, row_ok, ix + 8), at4(r, row_ok, ix + 12));
+    let x2 = pairs(at4(r, row_ok, ix + 16), at4(r, row_ok, ix + 20));
+    let x3 = pairs(at4(r, row_ok, ix + 24), at4(r, row_ok, ix + 28));
+    let wb = wt_at(gc.x, ci, t, gc.y);
+    let o0 = wt[wb + wo.x];
+    let o1 = wt[wb + wo.y];
+    let w0 = mat2x4f(quadBroadcast(o0, 0u), quadBroadcast(o0, 2u));
+    let w1 = mat2x4f(quadBroadcast(o1, 0u), quadBroadcast(o1, 2u));
+    let w2 = mat2x4f(quadBroadcast(o0, 1u), quadBroadcast(o0, 3u));
+    let w3 = mat2x4f(quadBroadcast(o1, 1u), quadBroadcast(o1, 3u));
+    acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
+    acc[4] += w0 * x1; acc[5] += w1 * x1; acc[6] += w2 * x1; acc[7] += w3 * x1;
+    acc[8] += w0 * x2; acc[9] += w1 * x2; acc[10] += w2 * x2; acc[11] += w3 * x2;
+    acc[12] += w0 * x3; acc[13] += w1 * x3; acc[14] += w2 * x3; acc[15] += w3 * x3;
   }
   for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
 }
@@ -79,32 +81,32 @@ fn s2_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   let wo = (v / 8u) * cv + v % 8u;
   let ix = 2 * l.b0;
   var acc: array<mat4x4f, 16>;
-  for (var t = 0; t < 2; t++) {
+  for (var k = 0u; k < 2u * p.cgx; k++) {
+    let t = i32(k / p.cgx);
+    let ci = k % p.cgx;
     let iy = 2 * l.a + t;
     let row_ok = iy < p.in_size.x;
     let row = xg + u32(min(iy, p.in_size.x - 1) * p.in_size.y);
-    for (var ci = 0u; ci < p.cgx; ci++) {
-      let r = row + ci * ihw;
-      let x0 = pairs(at4(r, row_ok, ix), at4(r, row_ok, ix + 4));
-      let x1 = pairs(at4(r, row_ok, ix + 8), at4(r, row_ok, ix + 12));
-      let wb = wt_at(gc.x, ci, t, gc.y);
-      let o0 = wt[wb + wo.x];
-      let o1 = wt[wb + wo.y];
-      let o2 = wt[wb + wo.z];
-      let o3 = wt[wb + wo.w];
-      let w0 = mat2x4f(quadBroadcast(o0, 0u), quadBroadcast(o0, 2u));
-      let w1 = mat2x4f(quadBroadcast(o1, 0u), quadBroadcast(o1, 2u));
-      let w2 = mat2x4f(quadBroadcast(o2, 0u), quadBroadcast(o2, 2u));
-      let w3 = mat2x4f(quadBroadcast(o3, 0u), quadBroadcast(o3, 2u));
-      let w4 = mat2x4f(quadBroadcast(o0, 1u), quadBroadcast(o0, 3u));
-      let w5 = mat2x4f(quadBroadcast(o1, 1u), quadBroadcast(o1, 3u));
-      let w6 = mat2x4f(quadBroadcast(o2, 1u), quadBroadcast(o2, 3u));
-      let w7 = mat2x4f(quadBroadcast(o3, 1u), quadBroadcast(o3, 3u));
-      acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
-      acc[4] += w4 * x0; acc[5] += w5 * x0; acc[6] += w6 * x0; acc[7] += w7 * x0;
-      acc[8] += w0 * x1; acc[9] += w1 * x1; acc[10] += w2 * x1; acc[11] += w3 * x1;
-      acc[12] += w4 * x1; acc[13] += w5 * x1; acc[14] += w6 * x1; acc[15] += w7 * x1;
-    }
+    let r = row + ci * ihw;
+    let x0 = pairs(at4(r, row_ok, ix), at4(r, row_ok, ix + 4));
+    let x1 = pairs(at4(r, row_ok, ix + 8), at4(r, row_ok, ix + 12));
+    let wb = wt_at(gc.x, ci, t, gc.y);
+    let o0 = wt[wb + wo.x];
+    let o1 = wt[wb + wo.y];
+    let o2 = wt[wb + wo.z];
+    let o3 = wt[wb + wo.w];
+    let w0 = mat2x4f(quadBroadcast(o0, 0u), quadBroadcast(o0, 2u));
+    let w1 = mat2x4f(quadBroadcast(o1, 0u), quadBroadcast(o1, 2u));
+    let w2 = mat2x4f(quadBroadcast(o2, 0u), quadBroadcast(o2, 2u));
+    let w3 = mat2x4f(quadBroadcast(o3, 0u), quadBroadcast(o3, 2u));
+    let w4 = mat2x4f(quadBroadcast(o0, 1u), quadBroadcast(o0, 3u));
+    let w5 = mat2x4f(quadBroadcast(o1, 1u), quadBroadcast(o1, 3u));
+    let w6 = mat2x4f(quadBroadcast(o2, 1u), quadBroadcast(o2, 3u));
+    let w7 = mat2x4f(quadBroadcast(o3, 1u), quadBroadcast(o3, 3u));
+    acc[0] += w0 * x0; acc[1] += w1 * x0; acc[2] += w2 * x0; acc[3] += w3 * x0;
+    acc[4] += w4 * x0; acc[5] += w5 * x0; acc[6] += w6 * x0; acc[7] += w7 * x0;
+    acc[8] += w0 * x1; acc[9] += w1 * x1; acc[10] += w2 * x1; acc[11] += w3 * x1;
+    acc[12] += w4 * x1; acc[13] += w5 * x1; acc[14] += w6 * x1; acc[15] += w7 * x1;
   }
   for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
 }

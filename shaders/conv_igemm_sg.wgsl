@@ -10,6 +10,9 @@
 // one input channel and quadBroadcast them. That is exact for any subgroup size (quads exist in
 // every subgroup) and any mapping of invocations to lanes (the data are workgroup-uniform).
 // Inputs are gathered per pixel, clamped into range and masked (padding, channel tail).
+// The reduction over (row tap, column tap, 4 input channels) is one flat loop, as in
+// conv_igemm_row3.wgsl: nested loops cost SwiftShader an exit per inner loop with the whole tile
+// live (the seed's conv1.0 forward: sg-r32 32.1 -> 19.5 ms, sg-r16 18.3 -> 11.1; conv2.0's 16.0 -> 13.5, 17.4 -> 14.1).
 
 // Lane k's vector as column k, for each of the 4 lanes of this quad.
 fn quad_cols(v: vec4f) -> mat4x4f {
@@ -54,35 +57,34 @@ fn sg32(acc: ptr<function, array<mat4x4f, 16>>, l: Lane, gc: vec2u, q: u32) {
   let ihw = u32(p.in_size.x * p.in_size.y);
   let xg = (l.n * p.c_x + gc.x * p.cgx) * ihw;
   let ci_stride = 4u * u32(p.taps.x * p.taps.y) * (p.cop / 4u);
-  for (var t = 0; t < p.taps.x; t++) {
+  let nci = (p.cgx + 3u) / 4u;
+  for (var k = 0u; k < u32(p.taps.x * p.taps.y) * nci; k++) {
+    let t = i32(k / (u32(p.taps.y) * nci));
+    let u = i32((k / nci) % u32(p.taps.y));
+    let ci = 4u * (k % nci);
     let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
     let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
     let row_ok = iy >= 0 && iy < p.in_size.x;
-    for (var u = 0; u < p.taps.y; u++) {
-      let ix = vec4i(p.istep.y * l.b0 + p.off.y + p.tstep.y * u) + p.istep.y * vec4i(0, 1, 2, 3);
-      let ca = cols(row, row_ok, ix);
-      let cb = cols(row, row_ok, ix + 4 * p.istep.y);
-      var wq = wt_at(gc.x, q, t, u, gc.y);
-      for (var ci = 0u; ci < p.cgx; ci += 4u) {
-        let pl = planes(ci, ihw);
-        let live = present(ci);
-        let xa = inputs(ca.at, ca.ok, pl, live);
-        let xb = inputs(cb.at, cb.ok, pl, live);
-        let w0 = quad_cols(wt[wq]);
-        let w1 = quad_cols(wt[wq + 1u]);
-        let w2 = quad_cols(wt[wq + 2u]);
-        let w3 = quad_cols(wt[wq + 3u]);
-        let w4 = quad_cols(wt[wq + 4u]);
-        let w5 = quad_cols(wt[wq + 5u]);
-        let w6 = quad_cols(wt[wq + 6u]);
-        let w7 = quad_cols(wt[wq + 7u]);
-        (*acc)[0] += w0 * xa; (*acc)[1] += w1 * xa; (*acc)[2] += w2 * xa; (*acc)[3] += w3 * xa;
-        (*acc)[4] += w4 * xa; (*acc)[5] += w5 * xa; (*acc)[6] += w6 * xa; (*acc)[7] += w7 * xa;
-        (*acc)[8] += w0 * xb; (*acc)[9] += w1 * xb; (*acc)[10] += w2 * xb; (*acc)[11] += w3 * xb;
-        (*acc)[12] += w4 * xb; (*acc)[13] += w5 * xb; (*acc)[14] += w6 * xb; (*acc)[15] += w7 * xb;
-        wq += ci_stride;
-      }
-    }
+    let ix = vec4i(p.istep.y * l.b0 + p.off.y + p.tstep.y * u) + p.istep.y * vec4i(0, 1, 2, 3);
+    let ca = cols(row, row_ok, ix);
+    let cb = cols(row, row_ok, ix + 4 * p.istep.y);
+    let wq = wt_at(gc.x, q, t, u, gc.y) + (ci / 4u) * ci_stride;
+    let pl = planes(ci, ihw);
+    let live = present(ci);
+    let xa = inputs(ca.at, ca.ok, pl, live);
+    let xb = inputs(cb.at, cb.ok, pl, live);
+    let w0 = quad_cols(wt[wq]);
+    let w1 = quad_cols(wt[wq + 1u]);
+    let w2 = quad_cols(wt[wq + 2u]);
+    let w3 = quad_cols(wt[wq + 3u]);
+    let w4 = quad_cols(wt[wq + 4u]);
+    let w5 = quad_cols(wt[wq + 5u]);
+    let w6 = quad_cols(wt[wq + 6u]);
+    let w7 = quad_cols(wt[wq + 7u]);
+    (*acc)[0] += w0 * xa; (*acc)[1] += w1 * xa; (*acc)[2] += w2 * xa; (*acc)[3] += w3 * xa;
+    (*acc)[4] += w4 * xa; (*acc)[5] += w5 * xa; (*acc)[6] += w6 * xa; (*acc)[7] += w7 * xa;
+    (*acc)[8] += w0 * xb; (*acc)[9] += w1 * xb; (*acc)[10] += w2 * xb; (*acc)[11] += w3 * xb;
+    (*acc)[12] += w4 * xb; (*acc)[13] += w5 * xb; (*acc)[14] += w6 * xb; (*acc)[15] += w7 * xb;
   }
 }
 
@@ -92,35 +94,34 @@ fn sg16(acc: ptr<function, array<mat4x4f, 16>>, l: Lane, gc: vec2u, q: u32) {
   let ihw = u32(p.in_size.x * p.in_size.y);
   let xg = (l.n * p.c_x + gc.x * p.cgx) * ihw;
   let ci_stride = 4u * u32(p.taps.x * p.taps.y) * (p.cop / 4u);
-  for (var t = 0; t < p.taps.x; t++) {
+  let nci = (p.cgx + 3u) / 4u;
+  for (var k = 0u; k < u32(p.taps.x * p.taps.y) * nci; k++) {
+    let t = i32(k / (u32(p.taps.y) * nci));
+    let u = i32((k / nci) % u32(p.taps.y));
+    let ci = 4u * (k % nci);
     let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
     let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
     let row_ok = iy >= 0 && iy < p.in_size.x;
-    for (var u = 0; u < p.taps.y; u++) {
-      let ix = vec4i(p.istep.y * l.b0 + p.off.y + p.tstep.y * u) + p.istep.y * vec4i(0, 1, 2, 3);
-      let c0 = cols(row, row_ok, ix);
-      let c1 = cols(row, row_ok, ix + 4 * p.istep.y);
-      let c2 = cols(row, row_ok, ix + 8 * p.istep.y);
-      let c3 = cols(row, row_ok, ix + 12 * p.istep.y);
-      var wq = wt_at(gc.x, q, t, u, gc.y);
-      for (var ci = 0u; ci < p.cgx; ci += 4u) {
-        let pl = planes(ci, ihw);
-        let live = present(ci);
-        let x0 = inputs(c0.at, c0.ok, pl, live);
-        let x1 = inputs(c1.at, c1.ok, pl, live);
-        let x2 = inputs(c2.at, c2.ok, pl, live);
-        let x3 = inputs(c3.at, c3.ok, pl, live);
-        let w0 = quad_cols(wt[wq]);
-        let w1 = quad_cols(wt[wq + 1u]);
-        let w2 = quad_cols(wt[wq + 2u]);
-        let w3 = quad_cols(wt[wq + 3u]);
-        (*acc)[0] += w0 * x0; (*acc)[1] += w1 * x0; (*acc)[2] += w2 * x0; (*acc)[3] += w3 * x0;
-        (*acc)[4] += w0 * x1; (*acc)[5] += w1 * x1; (*acc)[6] += w2 * x1; (*acc)[7] += w3 * x1;
-        (*acc)[8] += w0 * x2; (*acc)[9] += w1 * x2; (*acc)[10] += w2 * x2; (*acc)[11] += w3 * x2;
-        (*acc)[12] += w0 * x3; (*acc)[13] += w1 * x3; (*acc)[14] += w2 * x3; (*acc)[15] += w3 * x3;
-        wq += ci_stride;
-      }
-    }
+    let ix = vec4i(p.istep.y * l.b0 + p.off.y + p.tstep.y * u) + p.istep.y * vec4i(0, 1, 2, 3);
+    let c0 = cols(row, row_ok, ix);
+    let c1 = cols(row, row_ok, ix + 4 * p.istep.y);
+    let c2 = cols(row, row_ok, ix + 8 * p.istep.y);
+    let c3 = cols(row, row_ok, ix + 12 * p.istep.y);
+    let wq = wt_at(gc.x, q, t, u, gc.y) + (ci / 4u) * ci_stride;
+    let pl = planes(ci, ihw);
+    let live = present(ci);
+    let x0 = inputs(c0.at, c0.ok, pl, live);
+    let x1 = inputs(c1.at, c1.ok, pl, live);
+    let x2 = inputs(c2.at, c2.ok, pl, live);
+    let x3 = inputs(c3.at, c3.ok, pl, live);
+    let w0 = quad_cols(wt[wq]);
+    let w1 = quad_cols(wt[wq + 1u]);
+    let w2 = quad_cols(wt[wq + 2u]);
+    let w3 = quad_cols(wt[wq + 3u]);
+    (*acc)[0] += w0 * x0; (*acc)[1] += w1 * x0; (*acc)[2] += w2 * x0; (*acc)[3] += w3 * x0;
+    (*acc)[4] += w0 * x1; (*acc)[5] += w1 * x1; (*acc)[6] += w2 * x1; (*acc)[7] += w3 * x1;
+    (*acc)[8] += w0 * x2; (*acc)[9] += w1 * x2; (*acc)[10] += w2 * x2; (*acc)[11] += w3 * x2;
+    (*acc)[12] += w0 * x3; (*acc)[13] += w1 * x3; (*acc)[14] += w2 * x3; (*acc)[15] += w3 * x3;
   }
 }
 
