@@ -456,6 +456,21 @@ fn bias_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
 
 override WGX: u32 = 16; // lanes per workgroup (a multiple of 4): (ci, row-tap block) of one channel block and chunk
 
+// The quad's 16 channels of dy from each lane's own 4 (`own`: columns channels 4q.., rows pixels),
+// as Dy4 (d_c: rows channels 4c.., columns pixels).
+fn quad_dy(own: mat4x4f) -> Dy4 {
+  return Dy4(transpose(mat4x4f(quadBroadcast(own[0], 0u), quadBroadcast(own[1], 0u), quadBroadcast(own[2], 0u), quadBroadcast(own[3], 0u))),
+    transpose(mat4x4f(quadBroadcast(own[0], 1u), quadBroadcast(own[1], 1u), quadBroadcast(own[2], 1u), quadBroadcast(own[3], 1u))),
+    transpose(mat4x4f(quadBroadcast(own[0], 2u), quadBroadcast(own[1], 2u), quadBroadcast(own[2], 2u), quadBroadcast(own[3], 2u))),
+    transpose(mat4x4f(quadBroadcast(own[0], 3u), quadBroadcast(own[1], 3u), quadBroadcast(own[2], 3u), quadBroadcast(own[3], 3u))));
+}
+
+// Each of the lane's own 4 channels summed over its 4 pixels (the bias's share of a step).
+fn pixel_sums(own: mat4x4f) -> vec4f {
+  return vec4f((own[0].x + own[0].y) + (own[0].z + own[0].w), (own[1].x + own[1].y) + (own[1].z + own[1].w),
+    (own[2].x + own[2].y) + (own[2].z + own[2].w), (own[3].x + own[3].y) + (own[3].z + own[3].w));
+}
+
 // 3-wide stride-1 padding-1 rows: a lane owns 16 output channels × 1 input channel × 3 row taps ×
 // 3 column taps and steps through 4 output columns at a time. All lanes of a workgroup own the same
 // output channels and pixel chunk (they differ in input channel and row-tap block), so quad lane q
@@ -499,10 +514,7 @@ fn row3_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
       let oy = i32((s / cols) % u32(p.out_size.x));
       let n = s / (cols * u32(p.out_size.x));
       let own = dy_rows(n, o.g, o.co0 + 4u * q, u32(oy * p.out_size.y + b0));
-      let d = Dy4(transpose(mat4x4f(quadBroadcast(own[0], 0u), quadBroadcast(own[1], 0u), quadBroadcast(own[2], 0u), quadBroadcast(own[3], 0u))),
-        transpose(mat4x4f(quadBroadcast(own[0], 1u), quadBroadcast(own[1], 1u), quadBroadcast(own[2], 1u), quadBroadcast(own[3], 1u))),
-        transpose(mat4x4f(quadBroadcast(own[0], 2u), quadBroadcast(own[1], 2u), quadBroadcast(own[2], 2u), quadBroadcast(own[3], 2u))),
-        transpose(mat4x4f(quadBroadcast(own[0], 3u), quadBroadcast(own[1], 3u), quadBroadcast(own[2], 3u), quadBroadcast(own[3], 3u))));
+      let d = quad_dy(own);
       let xrow = (n * p.c_x + o.g * p.cgx + ci) * ihw;
       let ta = row_tap(xrow, oy, t0, b0, d, true);
       let tb = row_tap(xrow, oy, t0 + 1, b0, d, true);
@@ -510,8 +522,7 @@ fn row3_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
       acc0 += ta.c0; acc1 += ta.c1; acc2 += ta.c2; acc3 += ta.c3;
       acc4 += tb.c0; acc5 += tb.c1; acc6 += tb.c2; acc7 += tb.c3;
       acc8 += tc.c0; acc9 += tc.c1; acc10 += tc.c2; acc11 += tc.c3;
-      accq += vec4f((own[0].x + own[0].y) + (own[0].z + own[0].w), (own[1].x + own[1].y) + (own[1].z + own[1].w),
-        (own[2].x + own[2].y) + (own[2].z + own[2].w), (own[3].x + own[3].y) + (own[3].z + own[3].w));
+      accq += pixel_sums(own);
     }
     {
       let live = s + 1u < s1;
@@ -522,10 +533,7 @@ fn row3_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
       let own0 = dy_rows(n, o.g, o.co0 + 4u * q, u32(oy * p.out_size.y + b0));
       let z = vec4f(0.0);
       let own = mat4x4f(select(z, own0[0], live), select(z, own0[1], live), select(z, own0[2], live), select(z, own0[3], live));
-      let d = Dy4(transpose(mat4x4f(quadBroadcast(own[0], 0u), quadBroadcast(own[1], 0u), quadBroadcast(own[2], 0u), quadBroadcast(own[3], 0u))),
-        transpose(mat4x4f(quadBroadcast(own[0], 1u), quadBroadcast(own[1], 1u), quadBroadcast(own[2], 1u), quadBroadcast(own[3], 1u))),
-        transpose(mat4x4f(quadBroadcast(own[0], 2u), quadBroadcast(own[1], 2u), quadBroadcast(own[2], 2u), quadBroadcast(own[3], 2u))),
-        transpose(mat4x4f(quadBroadcast(own[0], 3u), quadBroadcast(own[1], 3u), quadBroadcast(own[2], 3u), quadBroadcast(own[3], 3u))));
+      let d = quad_dy(own);
       let xrow = (n * p.c_x + o.g * p.cgx + ci) * ihw;
       let ta = row_tap(xrow, oy, t0, b0, d, live);
       let tb = row_tap(xrow, oy, t0 + 1, b0, d, live);
@@ -533,8 +541,7 @@ fn row3_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
       acc0 += ta.c0; acc1 += ta.c1; acc2 += ta.c2; acc3 += ta.c3;
       acc4 += tb.c0; acc5 += tb.c1; acc6 += tb.c2; acc7 += tb.c3;
       acc8 += tc.c0; acc9 += tc.c1; acc10 += tc.c2; acc11 += tc.c3;
-      accq += vec4f((own[0].x + own[0].y) + (own[0].z + own[0].w), (own[1].x + own[1].y) + (own[1].z + own[1].w),
-        (own[2].x + own[2].y) + (own[2].z + own[2].w), (own[3].x + own[3].y) + (own[3].z + own[3].w));
+      accq += pixel_sums(own);
     }
   }
   row3_store_tap(o, ci, t0, Tap4(acc0, acc1, acc2, acc3));
