@@ -16,7 +16,10 @@ function uniform(c: GatherArgs, base: number) {
 
 /** io: pixels, order, labels → x, y_labels. The batch position is set per step. */
 export const gatherPass = singlePass<GatherArgs>('data.gather', ['pixels', 'order', 'labels'], ['x', 'y_labels'],
-  (device, c, io, label) => [c.recordSize % 4 === 0
+  (device, c, io, label) => [c.recordSize % 16 === 0
+    ? makeDispatch(device, gatherShader, 'main16', label, c.batch * (c.recordSize / 16), uniform(c, 0),
+      { pixels4: io.pixels!, order: io.order!, labels: io.labels!, x4: io.x!, y_labels: io.y_labels! })
+    : c.recordSize % 4 === 0
     ? makeDispatch(device, gatherShader, 'main4', label, c.batch * (c.recordSize / 4), uniform(c, 0),
       { pixels: io.pixels!, order: io.order!, labels: io.labels!, x4: io.x!, y_labels: io.y_labels! })
     : makeDispatch(device, gatherShader, 'main', label, c.batch * c.recordSize, uniform(c, 0), io)],

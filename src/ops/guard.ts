@@ -48,7 +48,7 @@ function copies(e: 'save' | 'restore') {
       b[`s${k}`] = k < counts.length ? io[`src${k}`]! : placeholder(device);
       b[`d${k}`] = k < counts.length ? io[`dst${k}`]! : placeholderOut(device, k - counts.length);
     }
-    return [makeDispatch(device, guardShader, e, label, counts.reduce((x, c) => x + c / 4, 0), uniform(a, 0), b)];
+    return [makeDispatch(device, guardShader, e, label, Math.ceil(counts.reduce((x, c) => x + c / 4, 0) / 16), uniform(a, 0), b)];
   };
 }
 
