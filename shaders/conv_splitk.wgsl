@@ -12,6 +12,8 @@
 //   s2_dw     kernel = stride = 2×2 (space-to-depth, the decoder's transposed convs seen from the
 //             output side): 16 output channels × 2 input channels × 2×2 taps per lane, 4 output
 //             columns a step, each input row's 8 values two vec4s split into the column taps.
+//   s2q_dw    s2_dw with row3_dw's dy shared by each quad.
+// row3_dw and s2q_dw are in conv_splitk_quad.wgsl (subgroups).
 //   tiled_dw  any geometry, workgroup-memory tiles (the real-GPU shape): a workgroup owns
 //             TBM output channels × TBN (ci, ky, kx) and stages TBK pixels of dy and patches.
 // When has_bias, the lanes that own input channel 0 and the first taps also sum dy into db. When
@@ -26,7 +28,7 @@ struct GradW {
   og: u32,          // dy channels per group
   groups: u32,
   blocks: u32,      // 16-channel blocks of dy per group
-  kblocks: u32,     // row3: blocks of 3 row taps; sg: of 8 (ci, ky, kx); s2: input channel pairs; tiled: of BN
+  kblocks: u32,     // row3: blocks of 3 row taps; sg: of 8 (ci, ky, kx); s2, s2q: input channel pairs; tiled: of BN
   chunks: u32,
   chunk_steps: u32, // steps (4-column blocks of an output row; tiled: pixels) per chunk
   steps: u32,       // all steps
@@ -450,102 +452,4 @@ fn bias_sum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
     acc += (s.x + s.y) + (s.z + s.w);
   }
   part[chunk * p.part_stride + c] = acc;
-}
-
-// ---- subgroup kernels: src/ops/conv_splitk.ts compiles what follows only with `enable subgroups;` ----
-
-override WGX: u32 = 16; // lanes per workgroup (a multiple of 4): (ci, row-tap block) of one channel block and chunk
-
-// The quad's 16 channels of dy from each lane's own 4 (`own`: columns channels 4q.., rows pixels),
-// as Dy4 (d_c: rows channels 4c.., columns pixels).
-fn quad_dy(own: mat4x4f) -> Dy4 {
-  return Dy4(transpose(mat4x4f(quadBroadcast(own[0], 0u), quadBroadcast(own[1], 0u), quadBroadcast(own[2], 0u), quadBroadcast(own[3], 0u))),
-    transpose(mat4x4f(quadBroadcast(own[0], 1u), quadBroadcast(own[1], 1u), quadBroadcast(own[2], 1u), quadBroadcast(own[3], 1u))),
-    transpose(mat4x4f(quadBroadcast(own[0], 2u), quadBroadcast(own[1], 2u), quadBroadcast(own[2], 2u), quadBroadcast(own[3], 2u))),
-    transpose(mat4x4f(quadBroadcast(own[0], 3u), quadBroadcast(own[1], 3u), quadBroadcast(own[2], 3u), quadBroadcast(own[3], 3u))));
-}
-
-// Each of the lane's own 4 channels summed over its 4 pixels (the bias's share of a step).
-fn pixel_sums(own: mat4x4f) -> vec4f {
-  return vec4f((own[0].x + own[0].y) + (own[0].z + own[0].w), (own[1].x + own[1].y) + (own[1].z + own[1].w),
-    (own[2].x + own[2].y) + (own[2].z + own[2].w), (own[3].x + own[3].y) + (own[3].z + own[3].w));
-}
-
-// 3-wide stride-1 padding-1 rows: a lane owns 16 output channels × 1 input channel × 3 row taps ×
-// 3 column taps and steps through 4 output columns at a time. All lanes of a workgroup own the same
-// output channels and pixel chunk (they differ in input channel and row-tap block), so quad lane q
-// loads dy of channels 4q.. and quadBroadcasts it — exact for any subgroup size and lane layout.
-// acc[4t + c] (mat3x4f: columns u, rows 4 output channels) for row taps t0 + t. The bias sums are
-// each quad lane's own 4 channels of dy, summed before the broadcast (accq): 16 additions a step
-// where summing the broadcast 16 channels × 4 pixels in every lane took 64 multiply-adds (the seed's
-// conv2.0 weight gradient 11.6 -> 11.0 ms, conv1.0's 5.6 -> 5.4). One quad stores them.
-// Two steps a trip (the second zero past the chunk's end: its dy and x are masked, so it adds +0),
-// with bounds combined by `&`, not the short-circuit `&&`, which is control flow to SwiftShader:
-// conv2.0 12.1 -> 11.1-11.2 ms, conv1.0 5.4-5.5 -> 4.6-4.8, and the kernel compiles in 0.5 s, not 1.3.
-@compute @workgroup_size(WGX)
-fn row3_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) sl: u32) {
-  let wg = workgroup_index(wid, nwg);
-  let kcount = p.cgx * p.kblocks;
-  let kgroups = (kcount + WGX - 1u) / WGX;
-  let blk = (wg / kgroups) % (p.groups * p.blocks);
-  let raw = (wg % kgroups) * WGX + li;
-  // The chunk (and so the step loop) is workgroup-uniform, as quadBroadcast needs.
-  let chunk = wg / (kgroups * p.groups * p.blocks);
-  let o = Owner(chunk, blk / p.blocks, (blk % p.blocks) * 16u, min(raw, kcount - 1u), raw < kcount);
-  let ci = o.k / p.kblocks;
-  let t0 = i32(o.k % p.kblocks) * 3;
-  let q = sl & 3u;
-  let ihw = u32(p.in_size.x * p.in_size.y);
-  let cols = u32(p.out_size.y) / 4u;
-  // Accumulators are separate variables, not an array (SwiftShader keeps a function-scope array
-  // or struct in memory; separate variables go to registers): acc(4t + c) for row tap t0 + t,
-  // output channels 4c...
-  var acc0 = mat3x4f(); var acc1 = mat3x4f(); var acc2 = mat3x4f(); var acc3 = mat3x4f();
-  var acc4 = mat3x4f(); var acc5 = mat3x4f(); var acc6 = mat3x4f(); var acc7 = mat3x4f();
-  var acc8 = mat3x4f(); var acc9 = mat3x4f(); var acc10 = mat3x4f(); var acc11 = mat3x4f();
-  var accq = vec4f();
-  // Every quad holds one lane of each q; the one holding raw lane 0 stores the bias.
-  let lead = (quadBroadcast(raw, 0u) == 0u) | (quadBroadcast(raw, 1u) == 0u) | (quadBroadcast(raw, 2u) == 0u) | (quadBroadcast(raw, 3u) == 0u);
-  let s1 = min(p.steps, (chunk + 1u) * p.chunk_steps);
-  for (var s = chunk * p.chunk_steps; s < s1; s += 2u) {
-    {
-      let b0 = i32(s % cols) * 4;
-      let oy = i32((s / cols) % u32(p.out_size.x));
-      let n = s / (cols * u32(p.out_size.x));
-      let own = dy_rows(n, o.g, o.co0 + 4u * q, u32(oy * p.out_size.y + b0));
-      let d = quad_dy(own);
-      let xrow = (n * p.c_x + o.g * p.cgx + ci) * ihw;
-      let ta = row_tap(xrow, oy, t0, b0, d, true);
-      let tb = row_tap(xrow, oy, t0 + 1, b0, d, true);
-      let tc = row_tap(xrow, oy, t0 + 2, b0, d, true);
-      acc0 += ta.c0; acc1 += ta.c1; acc2 += ta.c2; acc3 += ta.c3;
-      acc4 += tb.c0; acc5 += tb.c1; acc6 += tb.c2; acc7 += tb.c3;
-      acc8 += tc.c0; acc9 += tc.c1; acc10 += tc.c2; acc11 += tc.c3;
-      accq += pixel_sums(own);
-    }
-    {
-      let live = s + 1u < s1;
-      let sn = min(s + 1u, s1 - 1u);
-      let b0 = i32(sn % cols) * 4;
-      let oy = i32((sn / cols) % u32(p.out_size.x));
-      let n = sn / (cols * u32(p.out_size.x));
-      let own0 = dy_rows(n, o.g, o.co0 + 4u * q, u32(oy * p.out_size.y + b0));
-      let z = vec4f(0.0);
-      let own = mat4x4f(select(z, own0[0], live), select(z, own0[1], live), select(z, own0[2], live), select(z, own0[3], live));
-      let d = quad_dy(own);
-      let xrow = (n * p.c_x + o.g * p.cgx + ci) * ihw;
-      let ta = row_tap(xrow, oy, t0, b0, d, live);
-      let tb = row_tap(xrow, oy, t0 + 1, b0, d, live);
-      let tc = row_tap(xrow, oy, t0 + 2, b0, d, live);
-      acc0 += ta.c0; acc1 += ta.c1; acc2 += ta.c2; acc3 += ta.c3;
-      acc4 += tb.c0; acc5 += tb.c1; acc6 += tb.c2; acc7 += tb.c3;
-      acc8 += tc.c0; acc9 += tc.c1; acc10 += tc.c2; acc11 += tc.c3;
-      accq += pixel_sums(own);
-    }
-  }
-  row3_store_tap(o, ci, t0, Tap4(acc0, acc1, acc2, acc3));
-  row3_store_tap(o, ci, t0 + 1, Tap4(acc4, acc5, acc6, acc7));
-  row3_store_tap(o, ci, t0 + 2, Tap4(acc8, acc9, acc10, acc11));
-  row3_store_bias(o, q, lead, accq);
 }

@@ -56,6 +56,11 @@ export const CONV: ConvCase[] = [
   // More input channels than the row weight-gradient kernel's 64-lane workgroup: two workgroups per
   // channel block, one of which holds the quad that stores the bias.
   { name: 'k3 s1 p1, width 8, 72 → 20 channels', x: [1, 72, 4, 8], cOut: 20, k: [3, 3], s: [1, 1], p: [1, 1] },
+  // The same for the quad-sharing k2 s2 weight gradient (s2q: a lane per input-channel pair): groups
+  // with a partly filled workgroup and channel block, an odd channel count, and more pairs than one
+  // 64-lane workgroup.
+  { name: 'k2 s2, width 8, groups 2 (17 in / 20 out per group)', x: [2, 34, 6, 8], cOut: 40, k: [2, 2], s: [2, 2], p: [0, 0], groups: 2 },
+  { name: 'k2 s2, width 8, 132 → 20 channels', x: [1, 132, 2, 8], cOut: 20, k: [2, 2], s: [2, 2], p: [0, 0] },
 ];
 
 /** The shared sweep: also run op by op in test/conv_transpose2d.gpu.test.ts. */
@@ -93,6 +98,9 @@ export const CONVT: ConvTCase[] = [
   // sum the bias in its loop then: that row's gradient is part of the bias's).
   { name: 'k2 s2 op[1,0], width 8', x: [2, 3, 3, 4], cOut: 2, k: [2, 2], s: [2, 2], p: [0, 0], op: [1, 0] },
   { name: 'k3 s3', x: [2, 5, 2, 6], cOut: 4, k: [3, 3], s: [3, 3], p: [0, 0], op: [0, 0] },
+  // An odd number of output channels past one quad of pairs: the quad-sharing weight gradient's
+  // last lane sums the bias of one channel, not two.
+  { name: 'k2 s2, width 8, 8 → 9 channels', x: [2, 8, 3, 4], cOut: 9, k: [2, 2], s: [2, 2], p: [0, 0], op: [0, 0] },
 ];
 
 /** The seed autoencoder's four conv layers at `batch` (named as the sweep names them). */

@@ -9,15 +9,15 @@ import type { Variant } from './variant.ts';
 import { convGradBiasPass, type ConvArgs } from './conv_direct.ts';
 import { swapSides, type ConvGeometry } from '../geometry/conv.ts';
 import splitkWgsl from '../../shaders/conv_splitk.wgsl?raw';
+import splitkQuadWgsl from '../../shaders/conv_splitk_quad.wgsl?raw';
 import { subgroupShader } from './conv_igemm.ts';
 
-// The quad-sharing row kernel sits after a marker line: `enable subgroups;` cannot be compiled on a
-// device without the feature, so the other kernels are compiled from the part before it.
-const MARK = '// ---- subgroup kernels';
-export const splitkShader = shader('conv_splitk', splitkWgsl.slice(0, splitkWgsl.indexOf(MARK)));
-export const splitkSgShader = subgroupShader('conv_splitk_sg', splitkWgsl);
+// The quad-sharing kernels are a file of their own: `enable subgroups;` cannot be compiled on a
+// device without the feature, so the other kernels are compiled without them.
+export const splitkShader = shader('conv_splitk', splitkWgsl);
+export const splitkSgShader = subgroupShader('conv_splitk_sg', `${splitkWgsl}\n${splitkQuadWgsl}`);
 
-type Kind = 'row3' | 'sg' | 's2' | 'tiled';
+type Kind = 'row3' | 'sg' | 's2' | 's2q' | 'tiled';
 /** The tiled kernel's tile: BM output channels × BN (ci, ky, kx) per workgroup, BK pixels a step. */
 const TILE = { bm: 16, bn: 64, bk: 32 };
 
@@ -34,7 +34,7 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean, xBia
   const cgx = g.cIn / g.groups, og = g.cOut / g.groups, khw = g.kernel[0] * g.kernel[1];
   const [oh, ow] = g.outSize;
   const steps = kind === 'tiled' ? g.batch * oh * ow : g.batch * oh * Math.ceil(ow / 4);
-  const kblocks = kind === 'row3' ? Math.ceil(g.kernel[0] / 3) : kind === 's2' ? Math.ceil(cgx / 2)
+  const kblocks = kind === 'row3' ? Math.ceil(g.kernel[0] / 3) : kind === 's2' || kind === 's2q' ? Math.ceil(cgx / 2)
     : kind === 'sg' ? Math.ceil((cgx * khw) / 8) : Math.ceil((cgx * khw) / TILE.bn);
   const blocks = Math.ceil(og / (kind === 'tiled' ? TILE.bm : 16));
   const chunkSteps = Math.ceil(steps / Math.min(split, steps));
@@ -44,11 +44,13 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean, xBia
   const lanes = g.groups * blocks * (kind === 'row3' ? cgx * kblocks : kblocks);
   // row3: a workgroup holds the (ci, row-tap block) lanes of one channel block and chunk, WGX of them
   // (4, 16 or 64: each size is its own pipeline, so only a few).
-  const wgx = [4, 16, 64].find((w) => w >= cgx * kblocks) ?? 64;
-  const workgroups = kind === 'tiled' ? lanes * chunks : kind === 'row3' ? g.groups * blocks * Math.ceil((cgx * kblocks) / wgx) * chunks
+  // s2q: the input-channel pairs of one channel block and chunk (4 to 64 lanes).
+  const kcount = kind === 'row3' ? cgx * kblocks : kblocks;
+  const wgx = (kind === 's2q' ? [4, 8, 16, 32, 64] : [4, 16, 64]).find((w) => w >= kcount) ?? 64;
+  const workgroups = kind === 'tiled' ? lanes * chunks : kind === 'row3' || kind === 's2q' ? g.groups * blocks * Math.ceil(kcount / wgx) * chunks
     : Math.ceil((lanes * chunks) / 64);
   return {
-    entry: `${kind}_dw`, chunks, partStride, invocations: workgroups * WORKGROUP_SIZE, overrides: kind === 'row3' ? { WGX: wgx } : {},
+    entry: `${kind}_dw`, chunks, partStride, invocations: workgroups * WORKGROUP_SIZE, overrides: kind === 'row3' || kind === 's2q' ? { WGX: wgx } : {},
     uniform: {
       batch: g.batch, c_x: g.cIn, c_y: g.cOut, cgx, og, groups: g.groups, blocks, kblocks, chunks, chunk_steps: chunkSteps, steps,
       has_bias: hasBias ? 1 : 0, x_bias: xBias ? 1 : 0, part_stride: partStride, dw_len: dwLen,
@@ -83,18 +85,28 @@ export function s2GradUnsupported(g: ConvGeometry): string | undefined {
 }
 
 /**
+ * Why the quad-sharing k2 s2 kernel is not worth running: with fewer than 4 input-channel pairs a
+ * group, lanes of every quad would idle (the seed's transconv2.0: 3 channels, 2 pairs).
+ */
+function s2qGradUnsupported(g: ConvGeometry): string | undefined {
+  const pairs = Math.ceil(g.cIn / g.groups / 2);
+  return pairs < 4 ? `${g.cIn / g.groups} input channels a group are ${pairs} pairs, fewer than the 4 lanes of a quad` : undefined;
+}
+
+/**
  * Whether kernel `kind` sums a transposed conv's bias (args.xBias) as it goes: the s2 kernel, whose
  * steps read every input pixel once where the input is exactly twice the output (no row or column
  * left over that no tap reads, as output padding leaves). The others are followed by a bias pass.
  */
 const sumsXBias = (kind: Kind, a: ConvArgs) =>
-  kind === 's2' && !!a.xBias && a.g.inSize[0] === 2 * a.g.outSize[0] && a.g.inSize[1] === 2 * a.g.outSize[1];
+  (kind === 's2' || kind === 's2q') && !!a.xBias && a.g.inSize[0] === 2 * a.g.outSize[0] && a.g.inSize[1] === 2 * a.g.outSize[1];
 
 function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs> {
   const planOf = (a: ConvArgs) => plan(a.g, kind, split, a.bias, sumsXBias(kind, a));
   const v: Variant<ConvArgs> = {
     name, prefers: kind === 'tiled' ? 'hardware' : 'software',
     unsupported: (caps, a) => (kind === 's2' ? s2GradUnsupported(a.g)
+      : kind === 's2q' ? (caps.features.has('subgroups') ? s2GradUnsupported(a.g) ?? s2qGradUnsupported(a.g) : 'no subgroups')
       : kind === 'row3' ? (caps.features.has('subgroups') ? row3GradUnsupported(a.g) : 'no subgroups') : undefined),
     scratch: (a) => { const pl = planOf(a); return pl.chunks * pl.partStride; },
     build: (d, a, io, label) => {
@@ -103,10 +115,10 @@ function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs>
       // The subgroup kernel reads dy as vec4s when its rows are whole vec4s.
       const v4 = kind === 'sg' && a.g.outSize[1] % 4 === 0;
       const buffers: Record<string, Binding> = kind === 'row3' ? { x, x4: x, dy4: dy, part }
-        : kind === 's2' ? { x4: x, dy4: dy, part } : v4 ? { x, dy4: dy, part } : { x, dy, part };
+        : kind === 's2' || kind === 's2q' ? { x4: x, dy4: dy, part } : v4 ? { x, dy4: dy, part } : { x, dy, part };
       const tile: Record<string, number> = kind === 'tiled' ? { TBM: TILE.bm, TBN: TILE.bn, TBK: TILE.bk } : pl.overrides;
       return [
-        makeDispatch(d, kind === 'row3' ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
+        makeDispatch(d, kind === 'row3' || kind === 's2q' ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
           pl.invocations, pl.uniform, buffers, tile),
         reduce(d, pl.uniform, part, io.dw!, a.bias || sumsXBias(kind, a) ? io.db : undefined, label),
       ];
@@ -120,6 +132,8 @@ export const gradParamsVariants: Variant<ConvArgs>[] = [
   gradVariant('row3-split16', 'row3', 16),
   gradVariant('row3-split64', 'row3', 64),
   gradVariant('row3-split256', 'row3', 256),
+  gradVariant('s2q-split4', 's2q', 4),
+  gradVariant('s2q-split16', 's2q', 16),
   gradVariant('s2d-split64', 's2', 64),
   gradVariant('s2d-split16', 's2', 16),
   gradVariant('sg-split16', 'sg', 16),
