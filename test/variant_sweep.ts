@@ -56,6 +56,10 @@ export const CONV: ConvCase[] = [
   // More input channels than the row weight-gradient kernel's 64-lane workgroup: two workgroups per
   // channel block, one of which holds the quad that stores the bias.
   { name: 'k3 s1 p1, width 8, 72 → 20 channels', x: [1, 72, 4, 8], cOut: 20, k: [3, 3], s: [1, 1], p: [1, 1] },
+  // The row weight gradient for 1 to 3 input channels (row3c: a quad per pixel chunk): a group's
+  // second channel block partly filled, and 2 channels with a kernel 2 rows high, strided in height.
+  { name: 'k3 s1 p1, width 8, groups 2 (3 in / 20 out per group)', x: [2, 6, 5, 8], cOut: 40, k: [3, 3], s: [1, 1], p: [1, 1], groups: 2 },
+  { name: 'k[2,3] s[2,1] p[0,1], width 12, 2 → 6 channels', x: [2, 2, 7, 12], cOut: 6, k: [2, 3], s: [2, 1], p: [0, 1] },
   // The same for the quad-sharing k2 s2 weight gradient (s2q: a lane per input-channel pair): groups
   // with a partly filled workgroup and channel block, an odd channel count, and more pairs than one
   // 64-lane workgroup.

@@ -17,7 +17,7 @@ import { subgroupShader } from './conv_igemm.ts';
 export const splitkShader = shader('conv_splitk', splitkWgsl);
 export const splitkSgShader = subgroupShader('conv_splitk_sg', `${splitkWgsl}\n${splitkQuadWgsl}`);
 
-type Kind = 'row3' | 'sg' | 's2' | 's2q' | 'tiled';
+type Kind = 'row3' | 'row3c' | 'sg' | 's2' | 's2q' | 'tiled';
 /** The tiled kernel's tile: BM output channels × BN (ci, ky, kx) per workgroup, BK pixels a step. */
 const TILE = { bm: 16, bn: 64, bk: 32 };
 
@@ -34,7 +34,7 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean, xBia
   const cgx = g.cIn / g.groups, og = g.cOut / g.groups, khw = g.kernel[0] * g.kernel[1];
   const [oh, ow] = g.outSize;
   const steps = kind === 'tiled' ? g.batch * oh * ow : g.batch * oh * Math.ceil(ow / 4);
-  const kblocks = kind === 'row3' ? Math.ceil(g.kernel[0] / 3) : kind === 's2' || kind === 's2q' ? Math.ceil(cgx / 2)
+  const kblocks = kind === 'row3' ? Math.ceil(g.kernel[0] / 3) : kind === 'row3c' ? Math.ceil(cgx / 3) : kind === 's2' || kind === 's2q' ? Math.ceil(cgx / 2)
     : kind === 'sg' ? Math.ceil((cgx * khw) / 8) : Math.ceil((cgx * khw) / TILE.bn);
   const blocks = Math.ceil(og / (kind === 'tiled' ? TILE.bm : 16));
   const chunkSteps = Math.ceil(steps / Math.min(split, steps));
@@ -43,11 +43,11 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean, xBia
   const partStride = dwLen + (hasBias ? g.cOut : xBias ? g.cIn : 0);
   const lanes = g.groups * blocks * (kind === 'row3' ? cgx * kblocks : kblocks);
   // row3: a workgroup holds the (ci, row-tap block) lanes of one channel block and chunk, WGX of them
-  // (4, 16 or 64: each size is its own pipeline, so only a few).
+  // (4, 16 or 64: each size is its own pipeline, so only a few); row3c: one quad a workgroup.
   // s2q: the input-channel pairs of one channel block and chunk (4 to 64 lanes).
   const kcount = kind === 'row3' ? cgx * kblocks : kblocks;
   const wgx = (kind === 's2q' ? [4, 8, 16, 32, 64] : [4, 16, 64]).find((w) => w >= kcount) ?? 64;
-  const workgroups = kind === 'tiled' ? lanes * chunks : kind === 'row3' || kind === 's2q' ? g.groups * blocks * Math.ceil(kcount / wgx) * chunks
+  const workgroups = kind === 'tiled' || kind === 'row3c' ? lanes * chunks : kind === 'row3' || kind === 's2q' ? g.groups * blocks * Math.ceil(kcount / wgx) * chunks
     : Math.ceil((lanes * chunks) / 64);
   return {
     entry: `${kind}_dw`, chunks, partStride, invocations: workgroups * WORKGROUP_SIZE, overrides: kind === 'row3' || kind === 's2q' ? { WGX: wgx } : {},
@@ -84,6 +84,13 @@ export function s2GradUnsupported(g: ConvGeometry): string | undefined {
   return undefined;
 }
 
+/** Why the row kernel for few input channels does not apply: it takes 1 to 3 a group and up to 3 row taps. */
+function row3cGradUnsupported(g: ConvGeometry): string | undefined {
+  const cgx = g.cIn / g.groups;
+  if (cgx > 3) return `${cgx} input channels a group: from 4, row3_dw's quads are full`;
+  return g.kernel[0] > 3 ? `kernel height ${g.kernel[0]} is over 3` : undefined;
+}
+
 /**
  * Why the quad-sharing k2 s2 kernel is not worth running: with fewer than 4 input-channel pairs a
  * group, lanes of every quad would idle (the seed's transconv2.0: 3 channels, 2 pairs).
@@ -107,6 +114,7 @@ function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs>
     name, prefers: kind === 'tiled' ? 'hardware' : 'software',
     unsupported: (caps, a) => (kind === 's2' ? s2GradUnsupported(a.g)
       : kind === 's2q' ? (caps.features.has('subgroups') ? s2GradUnsupported(a.g) ?? s2qGradUnsupported(a.g) : 'no subgroups')
+      : kind === 'row3c' ? (caps.features.has('subgroups') ? row3GradUnsupported(a.g) ?? row3cGradUnsupported(a.g) : 'no subgroups')
       : kind === 'row3' ? (caps.features.has('subgroups') ? row3GradUnsupported(a.g) : 'no subgroups') : undefined),
     scratch: (a) => { const pl = planOf(a); return pl.chunks * pl.partStride; },
     build: (d, a, io, label) => {
@@ -114,11 +122,11 @@ function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs>
       const x = io.x!, dy = io.dy!, part = io.scratch!;
       // The subgroup kernel reads dy as vec4s when its rows are whole vec4s.
       const v4 = kind === 'sg' && a.g.outSize[1] % 4 === 0;
-      const buffers: Record<string, Binding> = kind === 'row3' ? { x, x4: x, dy4: dy, part }
+      const buffers: Record<string, Binding> = kind === 'row3' || kind === 'row3c' ? { x, x4: x, dy4: dy, part }
         : kind === 's2' || kind === 's2q' ? { x4: x, dy4: dy, part } : v4 ? { x, dy4: dy, part } : { x, dy, part };
       const tile: Record<string, number> = kind === 'tiled' ? { TBM: TILE.bm, TBN: TILE.bn, TBK: TILE.bk } : pl.overrides;
       return [
-        makeDispatch(d, kind === 'row3' || kind === 's2q' ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
+        makeDispatch(d, kind === 'row3' || kind === 's2q' || kind === 'row3c' ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
           pl.invocations, pl.uniform, buffers, tile),
         reduce(d, pl.uniform, part, io.dw!, a.bias || sumsXBias(kind, a) ? io.db : undefined, label),
       ];
@@ -130,7 +138,9 @@ function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs>
 // Kernels specialised to a shape first (the order a tuner past its budget tries them in).
 export const gradParamsVariants: Variant<ConvArgs>[] = [
   gradVariant('row3-split16', 'row3', 16),
+  gradVariant('row3c-split16', 'row3c', 16),
   gradVariant('row3-split64', 'row3', 64),
+  gradVariant('row3c-split64', 'row3c', 64),
   gradVariant('row3-split256', 'row3', 256),
   gradVariant('s2q-split4', 's2q', 4),
   gradVariant('s2q-split16', 's2q', 16),
