@@ -12,11 +12,13 @@
 // The reduction is one flat loop over (row tap, input channel), not two nested ones: SwiftShader
 // pays for every loop entry and exit with the whole register tile live (the seed's conv1.0 forward,
 // 3 taps × 3 channels, 6.6 -> 4.9 ms; conv2.0's 9.8 -> 9.2; conv2.0's input gradient 12.6 -> 12.0).
-// row3_r16 and row3_r16_pool also take two steps a trip (conv2.0 forward 9.0-9.2 -> 8.3-8.5 ms, its
-// input gradient 11.9 -> 11.2-11.7); past an odd count the second step's inputs and weights are
-// zero, so it adds +0 (exact: a sum that starts at +0 never holds -0). Bounds are combined with `&`,
-// not `&&`: a short-circuit operator is control flow, and with it the two-step loop took 62 s to
-// compile instead of 0.9 s.
+// row3_r16 and row3_r16_pool also take several steps a trip, two and three (conv2.0 forward 9.0-9.2 ->
+// 8.3-8.5 ms with two, its input gradient 11.9 -> 11.2-11.7; three, interleaved: conv1.0 forward,
+// 3 taps × 3 channels, 4.96 -> 4.69 ms, conv2.0's within 2 %, the input gradient no better, so
+// row3_r16 keeps two); past the count the last steps' inputs and weights are zero, so they add +0
+// (exact: a sum that starts at +0 never holds -0). Bounds are combined with `&`, not `&&`: a
+// short-circuit operator is control flow, and with it the two-step loop took 62 s to compile
+// instead of 0.9 s (three steps: 0.63 s, two 0.61).
 
 fn wt_at(g: u32, ci: u32, t: i32, c0: u32) -> u32 {
   return p.w_off + (((g * p.cgx4 + ci) * u32(p.taps.x) + u32(t)) * 3u) * (p.cop / 4u) + c0 / 4u;
@@ -276,7 +278,7 @@ fn row3_r16_pool(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id
   var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
   var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
   let n = u32(p.taps.x) * p.cgx;
-  for (var k = 0u; k < n; k += 2u) {
+  for (var k = 0u; k < n; k += 3u) {
     {
       let t = i32(k / p.cgx);
       let ci = k % p.cgx;
@@ -312,6 +314,40 @@ fn row3_r16_pool(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id
     {
       let live = k + 1u < n; // past the end: zero inputs and weights
       let kk = min(k + 1u, n - 1u);
+      let t = i32(kk / p.cgx);
+      let ci = kk % p.cgx;
+      let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
+      let iz = iy + p.istep.x; // the same tap of row a + 1
+      let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
+      let row2 = xg + u32(clamp(iz, 0, p.in_size.x - 1) * p.in_size.y);
+      let ok = live & (iy >= 0) & (iy < p.in_size.x);
+      let ok2 = live & (iz >= 0) & (iz < p.in_size.x);
+      let r = row + ci * ihw;
+      let r2 = row2 + ci * ihw;
+      let va = at4(r, ok, l.b0);
+      let vb = at4(r, ok, l.b0 + 4);
+      let vc = at4(r2, ok2, l.b0);
+      let vd = at4(r2, ok2, l.b0 + 4);
+      let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
+      let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
+      let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
+      let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
+      let wb = wt_at(gc.x, ci, t, gc.y);
+      let o0 = select(vec4f(0.0), wt[wb + wq.x], live);
+      let o1 = select(vec4f(0.0), wt[wb + wq.y], live);
+      let o2 = select(vec4f(0.0), wt[wb + wq.z], live);
+      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+      let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
+      acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
+      acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
+      acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
+    }
+    {
+      let live = k + 2u < n; // past the end: zero inputs and weights
+      let kk = min(k + 2u, n - 1u);
       let t = i32(kk / p.cgx);
       let ci = kk % p.cgx;
       let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;

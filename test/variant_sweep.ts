@@ -343,6 +343,8 @@ export const POOL_CASES: ConvCase[] = [
   { name: 'k3 s1 p1, width 12, 40 → 36 channels', x: [2, 40, 5, 12], cOut: 36, k: [3, 3], s: [1, 1], p: [1, 1] },
   { name: 'k3 s3 p0 (rows left over)', x: [1, 2, 10, 11], cOut: 2, k: [3, 3], s: [3, 3], p: [0, 0] },
   { name: 'k2 s2, 8×16, 6 → 20 channels (pooled)', x: [2, 6, 8, 16], cOut: 20, k: [2, 2], s: [2, 2], p: [0, 0] },
+  // 2 row taps × 5 channels = 10 reduction steps: the pooling row kernel's last trip of three pads two.
+  { name: 'k[2,3] p[0,1], 9×16, 5 → 20 channels (10 steps)', x: [2, 5, 9, 16], cOut: 20, k: [2, 3], s: [1, 1], p: [0, 1] },
 ];
 
 /** The activation before a fused pool, in float64: ACTS, and GELU and leaky ReLU (which the row kernel pools after, not before). */
