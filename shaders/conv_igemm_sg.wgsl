@@ -46,9 +46,11 @@ fn wt_at(g: u32, ci: u32, t: i32, u: i32, c0: u32) -> u32 {
   return p.w_off + (((g * p.cgx4 + ci) * u32(p.taps.x) + u32(t)) * u32(p.taps.y) + u32(u)) * (p.cop / 4u) + c0 / 4u;
 }
 
-// Stores a 4-channel × 4-pixel block (matrix column: pixel). One call site of store4 and so of
-// activate(): unrolled stores multiply SwiftShader's compile time several-fold.
-fn store_block(l: Lane, g: u32, c0: u32, b: i32, m: mat4x4f) {
+// Stores a 4-channel × 4-pixel block (matrix column: pixel) a pixel at a time, for classes whose
+// output columns are not whole vec4 rows. One call site of store4 and so of activate(): unrolled
+// stores multiply SwiftShader's compile time several-fold. The _v4 entries store through
+// store_block (conv_igemm_unpool.wgsl): vec4 rows, or with UNPOOL on through a 2×2 max pool's backward.
+fn store_pixels(l: Lane, g: u32, c0: u32, b: i32, m: mat4x4f) {
   for (var i = 0; i < 4; i++) { store4(l, g, c0, b + i, m[i]); }
 }
 
@@ -137,7 +139,7 @@ fn sg_r32(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   let l = lane_of((wg / nblk) * 64u + li, 8u);
   var acc: array<mat4x4f, 16>;
   sg32(&acc, l, gc, sl & 3u);
-  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
+  for (var k = 0u; k < 16u; k++) { store_pixels(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
 }
 
 @compute @workgroup_size(64)
@@ -149,7 +151,7 @@ fn sg_r32_v4(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wi
   let l = lane_of((wg / nblk) * 64u + li, 8u);
   var acc: array<mat4x4f, 16>;
   sg32(&acc, l, gc, sl & 3u);
-  for (var k = 0u; k < 16u; k++) { store_row4(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
+  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 8u), l.b0 + 4 * i32(k / 8u), acc[k]); }
 }
 
 @compute @workgroup_size(64)
@@ -161,7 +163,7 @@ fn sg_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   let l = lane_of((wg / nblk) * 64u + li, 16u);
   var acc: array<mat4x4f, 16>;
   sg16(&acc, l, gc, sl & 3u);
-  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
+  for (var k = 0u; k < 16u; k++) { store_pixels(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
 }
 
 @compute @workgroup_size(64)
@@ -173,5 +175,5 @@ fn sg_r16_v4(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wi
   let l = lane_of((wg / nblk) * 64u + li, 16u);
   var acc: array<mat4x4f, 16>;
   sg16(&acc, l, gc, sl & 3u);
-  for (var k = 0u; k < 16u; k++) { store_row4(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
+  for (var k = 0u; k < 16u; k++) { store_block(l, gc.x, gc.y + 4u * (k % 4u), l.b0 + 4 * i32(k / 4u), acc[k]); }
 }

@@ -28,7 +28,7 @@ export const actOverrides = (a: ConvArgs): Record<string, number> => activationO
 export const subgroupShader = (name: string, code: string): Shader => ({ name, code: `enable subgroups;\n${shader(name, code).code}` });
 
 export const relayoutShader = shader('conv_igemm_relayout', relayoutWgsl);
-export const sgShader = subgroupShader('conv_igemm_sg', `${commonWgsl}\n${sgWgsl}`);
+export const sgShader = subgroupShader('conv_igemm_sg', `${commonWgsl}\n${pool2x2Wgsl}\n${unpoolWgsl}\n${sgWgsl}`);
 export const row3Shader = subgroupShader('conv_igemm_row3', `${commonWgsl}\n${pool2x2Wgsl}\n${unpoolWgsl}\n${row3Wgsl}`);
 export const s2Shader = subgroupShader('conv_igemm_s2', `${commonWgsl}\n${pool2x2Wgsl}\n${unpoolWgsl}\n${s2Wgsl}`);
 export const tiledShader = shader('conv_igemm_tiled', `${commonWgsl}\n${tiledWgsl}`);
@@ -145,7 +145,7 @@ export interface IgemmIo { x: Binding; w: Binding; bias?: Binding; y: Binding; s
 /**
  * A register-tiled kernel: which shader entry, its channel block and output columns per lane.
  * `pool`: the entry max-pools 2×2 as it stores (two rows of `cols` columns a lane), writing the
- * pooled output to y and the argmax to io.argmax. `unpool` (row3, s2): the store continues the
+ * pooled output to y and the argmax to io.argmax. `unpool` (row3, s2, sg): the store continues the
  * gradient through a 2×2 max pool's backward (io.argmax, io.py: its argmax and output) and ACT_GRAD's.
  */
 export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block: number; cols: number; pool?: boolean; unpool?: boolean }
@@ -157,8 +157,11 @@ export interface TileKernel { shader: 'sg' | 'row3' | 's2'; entry: string; block
  */
 function kernelBuffers(device: GPUDevice, k: TileKernel, vec: boolean, io: IgemmIo, common: Record<string, Binding>): [Shader, string, Record<string, Binding>] {
   const fy = io.fy ?? placeholder(device);
-  if (k.shader === 'sg') return vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y, fy4: fy }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y, fy }];
   const unpool = k.unpool ? { arg4: io.argmax!, py4: io.py! } : { arg4: placeholder(device), py4: placeholder(device) };
+  if (k.shader === 'sg') {
+    if (k.unpool && !vec) throw new Error(`${k.entry}: the unpooling store needs output rows of whole vec4s`);
+    return vec ? [sgShader, `${k.entry}_v4`, { ...common, x: io.x, y4: io.y, fy4: fy, ...unpool }] : [sgShader, k.entry, { ...common, x: io.x, y: io.y, fy }];
+  }
   if (k.shader === 's2') return [s2Shader, k.entry, { ...common, x4: io.x, y4: io.y, fy4: fy, ...unpool }];
   const row3 = { ...common, x: io.x, x4: io.x, y4: io.y };
   if (k.pool) return [row3Shader, k.entry, { ...row3, argmax4: io.argmax! }];
@@ -177,7 +180,7 @@ export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, 
     const vec = c.x.first === 0 && c.x.ostep === 1 && L.g.outSize[1] % 4 === 0;
     const [src, entry, buffers] = kernelBuffers(device, k, vec, io, common);
     dispatches.push(makeDispatch(device, src, entry, `${label}${L.classes.length > 1 ? `/class${i}` : ''}`,
-      workgroups * WORKGROUP_SIZE, u, buffers, k.shader === 'sg' ? overrides : { ...overrides, UNPOOL: k.unpool ? 1 : 0 }));
+      workgroups * WORKGROUP_SIZE, u, buffers, { ...overrides, UNPOOL: k.unpool ? 1 : 0 }));
   });
   return dispatches;
 }
@@ -211,6 +214,15 @@ export function row3UnpoolUnsupported(L: IgemmLayout): string | undefined {
 /** The same for the 2×2 space-to-depth kernel (a conv2d: always one class). */
 export function s2UnpoolUnsupported(L: IgemmLayout): string | undefined {
   return singleClassUnsupported(L) ?? s2Unsupported(L);
+}
+
+/**
+ * The same for the general register-tiled kernel, any geometry in one stride-1 class: its output
+ * is the pool's output, whose rows the 2×2 pool (isK2, a width that is a multiple of 8) makes whole
+ * vec4s, so its vec4 store (the _v4 entries) applies.
+ */
+export function sgUnpoolUnsupported(L: IgemmLayout): string | undefined {
+  return singleClassUnsupported(L);
 }
 
 /** The unpooling store takes output row a of lane row a: one class, output rows in order. */

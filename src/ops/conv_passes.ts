@@ -17,7 +17,7 @@ import { convMacs, swapSides } from '../geometry/conv.ts';
 import { capsOf, type DeviceCaps, type Pass, type Variant } from './variant.ts';
 import {
   actOverrides, igemmLayout, igemmRegister, igemmScratch, igemmTiled, relayoutShader, row3Shader, row3UnpoolUnsupported, row3Unsupported,
-  s2Shader, s2UnpoolUnsupported, s2Unsupported, sgShader, tiledShader, type TileKernel, type TiledConfig,
+  s2Shader, s2UnpoolUnsupported, s2Unsupported, sgShader, sgUnpoolUnsupported, tiledShader, type TileKernel, type TiledConfig,
 } from './conv_igemm.ts';
 import { isK2, maxpool2dBackward, maxpool2dBackwardAct, maxpool2dForward, maxpool2dK2Shader, maxpool2dShader, type PoolActArgs, type PoolGeometry } from './maxpool2d.ts';
 import { gradParamsVariants, gradBiasVariants, splitkShader, splitkSgShader, xBiasAfter } from './conv_splitk.ts';
@@ -56,11 +56,13 @@ const poolShapeUnsupported = (p: PoolGeometry): string | undefined => (isK2(p) ?
 
 /**
  * Whether kernel `k` can take args.unpool in its own store: the row kernel as a conv's input
- * gradient (conv.transposed), the 2×2 space-to-depth one as a k2 s2 transposed conv's (conv.forward).
+ * gradient (conv.transposed), the 2×2 space-to-depth one as a k2 s2 transposed conv's (conv.forward),
+ * the general register-tiled one in either role where its vec4 store applies (one stride-1 class).
  */
 const unpoolsInStore = (k: TileKernel, transposed: boolean, a: ConvArgs) => !!a.unpool && !poolShapeUnsupported(a.unpool) &&
   (k.shader === 'row3' ? transposed && !row3UnpoolUnsupported(igemmLayout(a.g, true))
-    : k.shader === 's2' && !transposed && !s2UnpoolUnsupported(igemmLayout(a.g, false)));
+    : k.shader === 's2' ? !transposed && !s2UnpoolUnsupported(igemmLayout(a.g, false))
+    : !sgUnpoolUnsupported(igemmLayout(a.g, transposed)));
 
 /**
  * A register-tiled variant that also continues an input gradient through a 2×2 max pool's backward
@@ -170,8 +172,8 @@ const TILED: Record<string, TiledConfig> = {
  * specialised to a shape first (the order a tuner past its budget tries them in): the 3-wide row
  * kernels, then `special` (space-to-depth or depth-to-space), then the general register-tiled and
  * workgroup-tiled ones. Each also takes args.unpool (an input gradient continued through a max
- * pool's backward): the row kernels (conv.transposed) and the space-to-depth ones (conv.forward)
- * in their store, the rest through unpooling().
+ * pool's backward): the row kernels (conv.transposed), the space-to-depth ones (conv.forward) and
+ * the general register-tiled ones (one stride-1 class) in their store, the rest through unpooling().
  */
 function igemmVariants(transposed: boolean, special: Variant<ConvArgs>[]): Variant<ConvArgs>[] {
   const store = (name: string, k: TileKernel) => storeUnpoolVariant(name, transposed, k);
@@ -179,8 +181,8 @@ function igemmVariants(transposed: boolean, special: Variant<ConvArgs>[]): Varia
     store('row3-r16', { shader: 'row3', entry: 'row3_r16', block: 16, cols: 16 }),
     store('row3-r32', { shader: 'row3', entry: 'row3_r32', block: 32, cols: 8 }),
     ...special,
-    unpooling(registerVariant('sg-r32', transposed, { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 })),
-    unpooling(registerVariant('sg-r16', transposed, { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 })),
+    store('sg-r32', { shader: 'sg', entry: 'sg_r32', block: 32, cols: 8 }),
+    store('sg-r16', { shader: 'sg', entry: 'sg_r16', block: 16, cols: 16 }),
     ...Object.entries(TILED).map(([n, t]) => unpooling(tiledVariant(n, transposed, t))),
   ];
 }
