@@ -6,6 +6,8 @@
 // Lanes per workgroup (a multiple of 4), of one channel block and chunk: row3_dw's (ci, row-tap
 // block) pairs, s2q_dw's input-channel pairs.
 override WGX: u32 = 16;
+// s2q_dw: input channels a lane, 2 or 1 (fewer than 8 a group: 2 would leave a quad's lanes idle).
+override CPL: u32 = 2;
 
 // The quad's 16 channels of dy from each lane's own 4 (`own`: columns channels 4q.., rows pixels),
 // as Dy4 (d_c: rows channels 4c.., columns pixels).
@@ -102,11 +104,12 @@ fn row3_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid:
 }
 
 // s2_dw's kernel = stride = 2×2 shape with row3_dw's quad sharing: a lane owns 16 output channels ×
-// 2 input channels × 2×2 taps; all lanes of a workgroup own the same output channels and pixel
-// chunk and differ in their input-channel pair, so quad lane q loads dy of channels 4q.. and
-// quadBroadcasts it: 4 vec4 loads a step where each s2_dw lane loads all 16. The seed's transconv1.0
-// weight gradient (16 pairs): 2.7 -> 1.8 ms at 16 chunks (bit-identical), 1.5-1.6 at 4. With fewer
-// than 4 pairs (transconv2.0's 3 channels) a quad's lanes idle, and s2_dw stays the faster.
+// CPL input channels (2, or 1 below 8 a group) × 2×2 taps; all lanes of a workgroup own the same
+// output channels and pixel chunk and differ in their input channels, so quad lane q loads dy of
+// channels 4q.. and quadBroadcasts it: 4 vec4 loads a step where each s2_dw lane loads all 16. The
+// seed's transconv1.0 weight gradient (16 channels, 8 lanes): 2.7 -> 1.8 ms at 16 chunks
+// (bit-identical), 1.5-1.6 at 4; transconv2.0's (3 channels, one a lane: 3 lanes of a quad busy,
+// where pairs would keep 2): 1.55 -> 1.1-1.2 ms, interleaved.
 // acc(4·(2·cc + ky) + c): input channel ci0 + cc, row tap ky, output channels 4c.., as s2_dw.
 fn s2q_store(o: Owner, ci: u32, ky: i32, c: u32, m: mat2x4f) {
   if (!o.live || ci >= p.cgx) { return; }
@@ -128,7 +131,7 @@ fn s2q_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   let raw = (wg % kgroups) * WGX + li;
   let chunk = wg / (kgroups * p.groups * p.blocks);
   let o = Owner(chunk, blk / p.blocks, (blk % p.blocks) * 16u, min(raw, p.kblocks - 1u), raw < p.kblocks);
-  let ci0 = 2u * o.k;
+  let ci0 = CPL * o.k;
   let q = sl & 3u;
   let ihw = u32(p.in_size.x * p.in_size.y);
   let cols = u32(p.out_size.y) / 4u;
@@ -139,7 +142,7 @@ fn s2q_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   var accq = vec4f();
   var accx = vec2f(); // x_bias: Σ x of input channels ci0, ci0 + 1
   let lead = (quadBroadcast(raw, 0u) == 0u) | (quadBroadcast(raw, 1u) == 0u) | (quadBroadcast(raw, 2u) == 0u) | (quadBroadcast(raw, 3u) == 0u);
-  let ok1 = ci0 + 1u < p.cgx;
+  let ok1 = (CPL == 2u) & (ci0 + 1u < p.cgx);
   let s1 = min(p.steps, (chunk + 1u) * p.chunk_steps);
   for (var s = chunk * p.chunk_steps; s < s1; s++) {
     let b0 = i32(s % cols) * 4;
@@ -151,21 +154,24 @@ fn s2q_dw(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
     let x1 = (n * p.c_x + o.g * p.cgx + min(ci0 + 1u, p.cgx - 1u)) * ihw + u32(2 * oy * p.in_size.y);
     let t0 = s2_taps(x0, true, 2 * b0);
     let t1 = s2_taps(x0 + u32(p.in_size.y), true, 2 * b0);
-    let t2 = s2_taps(x1, ok1, 2 * b0);
-    let t3 = s2_taps(x1 + u32(p.in_size.y), ok1, 2 * b0);
     acc0 += d.d0 * t0; acc1 += d.d1 * t0; acc2 += d.d2 * t0; acc3 += d.d3 * t0;
     acc4 += d.d0 * t1; acc5 += d.d1 * t1; acc6 += d.d2 * t1; acc7 += d.d3 * t1;
-    acc8 += d.d0 * t2; acc9 += d.d1 * t2; acc10 += d.d2 * t2; acc11 += d.d3 * t2;
-    acc12 += d.d0 * t3; acc13 += d.d1 * t3; acc14 += d.d2 * t3; acc15 += d.d3 * t3;
     accq += pixel_sums(own);
-    if (p.x_bias != 0u) {
-      accx += vec2f(dot(t0[0] + t0[1] + t1[0] + t1[1], vec4f(1.0)), dot(t2[0] + t2[1] + t3[0] + t3[1], vec4f(1.0)));
+    if (p.x_bias != 0u) { accx.x += dot(t0[0] + t0[1] + t1[0] + t1[1], vec4f(1.0)); }
+    if (CPL == 2u) { // a pipeline constant: with one channel a lane this compiles away
+      let t2 = s2_taps(x1, ok1, 2 * b0);
+      let t3 = s2_taps(x1 + u32(p.in_size.y), ok1, 2 * b0);
+      acc8 += d.d0 * t2; acc9 += d.d1 * t2; acc10 += d.d2 * t2; acc11 += d.d3 * t2;
+      acc12 += d.d0 * t3; acc13 += d.d1 * t3; acc14 += d.d2 * t3; acc15 += d.d3 * t3;
+      if (p.x_bias != 0u) { accx.y += dot(t2[0] + t2[1] + t3[0] + t3[1], vec4f(1.0)); }
     }
   }
   s2q_store(o, ci0, 0, 0u, acc0); s2q_store(o, ci0, 0, 4u, acc1); s2q_store(o, ci0, 0, 8u, acc2); s2q_store(o, ci0, 0, 12u, acc3);
   s2q_store(o, ci0, 1, 0u, acc4); s2q_store(o, ci0, 1, 4u, acc5); s2q_store(o, ci0, 1, 8u, acc6); s2q_store(o, ci0, 1, 12u, acc7);
-  s2q_store(o, ci0 + 1u, 0, 0u, acc8); s2q_store(o, ci0 + 1u, 0, 4u, acc9); s2q_store(o, ci0 + 1u, 0, 8u, acc10); s2q_store(o, ci0 + 1u, 0, 12u, acc11);
-  s2q_store(o, ci0 + 1u, 1, 0u, acc12); s2q_store(o, ci0 + 1u, 1, 4u, acc13); s2q_store(o, ci0 + 1u, 1, 8u, acc14); s2q_store(o, ci0 + 1u, 1, 12u, acc15);
+  if (CPL == 2u) { // with one channel a lane, ci0 + 1 is the next lane's
+    s2q_store(o, ci0 + 1u, 0, 0u, acc8); s2q_store(o, ci0 + 1u, 0, 4u, acc9); s2q_store(o, ci0 + 1u, 0, 8u, acc10); s2q_store(o, ci0 + 1u, 0, 12u, acc11);
+    s2q_store(o, ci0 + 1u, 1, 0u, acc12); s2q_store(o, ci0 + 1u, 1, 4u, acc13); s2q_store(o, ci0 + 1u, 1, 8u, acc14); s2q_store(o, ci0 + 1u, 1, 12u, acc15);
+  }
   row3_store_bias(o, q, lead, accq);
   if (p.x_bias != 0u && o.live && o.co0 == 0u) {
     if (ci0 < p.cgx) { part[chunk * p.part_stride + p.dw_len + o.g * p.cgx + ci0] = accx.x; }

@@ -34,7 +34,8 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean, xBia
   const cgx = g.cIn / g.groups, og = g.cOut / g.groups, khw = g.kernel[0] * g.kernel[1];
   const [oh, ow] = g.outSize;
   const steps = kind === 'tiled' ? g.batch * oh * ow : g.batch * oh * Math.ceil(ow / 4);
-  const kblocks = kind === 'row3' ? Math.ceil(g.kernel[0] / 3) : kind === 'row3c' ? Math.ceil(cgx / 3) : kind === 's2' || kind === 's2q' ? Math.ceil(cgx / 2)
+  const kblocks = kind === 'row3' ? Math.ceil(g.kernel[0] / 3) : kind === 'row3c' ? Math.ceil(cgx / 3) : kind === 's2' ? Math.ceil(cgx / 2)
+    : kind === 's2q' ? Math.ceil(cgx / s2qChannels(cgx))
     : kind === 'sg' ? Math.ceil((cgx * khw) / 8) : Math.ceil((cgx * khw) / TILE.bn);
   const blocks = Math.ceil(og / (kind === 'tiled' ? TILE.bm : 16));
   const chunkSteps = Math.ceil(steps / Math.min(split, steps));
@@ -44,13 +45,13 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean, xBia
   const lanes = g.groups * blocks * (kind === 'row3' ? cgx * kblocks : kblocks);
   // row3: a workgroup holds the (ci, row-tap block) lanes of one channel block and chunk, WGX of them
   // (4, 16 or 64: each size is its own pipeline, so only a few); row3c: one quad a workgroup.
-  // s2q: the input-channel pairs of one channel block and chunk (4 to 64 lanes).
+  // s2q: the input channels (pairs or single) of one channel block and chunk (4 to 64 lanes).
   const kcount = kind === 'row3' ? cgx * kblocks : kblocks;
   const wgx = (kind === 's2q' ? [4, 8, 16, 32, 64] : [4, 16, 64]).find((w) => w >= kcount) ?? 64;
   const workgroups = kind === 'tiled' || kind === 'row3c' ? lanes * chunks : kind === 'row3' || kind === 's2q' ? g.groups * blocks * Math.ceil(kcount / wgx) * chunks
     : Math.ceil((lanes * chunks) / 64);
   return {
-    entry: `${kind}_dw`, chunks, partStride, invocations: workgroups * WORKGROUP_SIZE, overrides: kind === 'row3' || kind === 's2q' ? { WGX: wgx } : {},
+    entry: `${kind}_dw`, chunks, partStride, invocations: workgroups * WORKGROUP_SIZE, overrides: kind === 'row3' ? { WGX: wgx } : kind === 's2q' ? { WGX: wgx, CPL: s2qChannels(cgx) } : {},
     uniform: {
       batch: g.batch, c_x: g.cIn, c_y: g.cOut, cgx, og, groups: g.groups, blocks, kblocks, chunks, chunk_steps: chunkSteps, steps,
       has_bias: hasBias ? 1 : 0, x_bias: xBias ? 1 : 0, part_stride: partStride, dw_len: dwLen,
@@ -92,12 +93,15 @@ function row3cGradUnsupported(g: ConvGeometry): string | undefined {
 }
 
 /**
- * Why the quad-sharing k2 s2 kernel is not worth running: with fewer than 4 input-channel pairs a
- * group, lanes of every quad would idle (the seed's transconv2.0: 3 channels, 2 pairs).
+ * Input channels a lane of the quad-sharing k2 s2 kernel owns: two from 8 a group, else one, so
+ * that a quad's 4 lanes have work (the seed's transconv2.0, 3 channels: 3 lanes of 4, not 2).
  */
+const s2qChannels = (cgx: number) => (cgx >= 8 ? 2 : 1);
+
+/** Why the quad-sharing k2 s2 kernel is not worth running: with 1 or 2 input channels a group, most of a quad would idle. */
 function s2qGradUnsupported(g: ConvGeometry): string | undefined {
-  const pairs = Math.ceil(g.cIn / g.groups / 2);
-  return pairs < 4 ? `${g.cIn / g.groups} input channels a group are ${pairs} pairs, fewer than the 4 lanes of a quad` : undefined;
+  const cgx = g.cIn / g.groups;
+  return cgx < 3 ? `${cgx} input channel${cgx === 1 ? '' : 's'} a group: most of a quad's 4 lanes would idle` : undefined;
 }
 
 /**
