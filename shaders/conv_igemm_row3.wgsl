@@ -9,16 +9,18 @@
 // by the register allocator): the seed's conv2.0 forward 12.0-12.7 -> 10.4-10.6 ms. The price is
 // compile time (row3_r16: 0.3-0.4 -> 1.0-1.3 s), paid from the cold tuning budget, so row3_r32,
 // which no seed shape chose, keeps its array (as conv_igemm_s2.wgsl does, where it measured the same).
-// The reduction is one flat loop over (row tap, input channel), not two nested ones: SwiftShader
-// pays for every loop entry and exit with the whole register tile live (the seed's conv1.0 forward,
-// 3 taps × 3 channels, 6.6 -> 4.9 ms; conv2.0's 9.8 -> 9.2; conv2.0's input gradient 12.6 -> 12.0).
-// row3_r16 and row3_r16_pool also take several steps a trip, two and three (conv2.0 forward 9.0-9.2 ->
-// 8.3-8.5 ms with two, its input gradient 11.9 -> 11.2-11.7; three, interleaved: conv1.0 forward,
-// 3 taps × 3 channels, 4.96 -> 4.69 ms, conv2.0's within 2 %, the input gradient no better, so
-// row3_r16 keeps two); past the count the last steps' inputs and weights are zero, so they add +0
-// (exact: a sum that starts at +0 never holds -0). Bounds are combined with `&`, not `&&`: a
-// short-circuit operator is control flow, and with it the two-step loop took 62 s to compile
-// instead of 0.9 s (three steps: 0.63 s, two 0.61).
+// The reduction is one flat loop over (input channel, row tap), taps fastest, not two nested ones:
+// SwiftShader pays for every loop entry and exit with the whole register tile live (the seed's
+// conv1.0 forward, 3 taps × 3 channels, 6.6 -> 4.9 ms; conv2.0's 9.8 -> 9.2; conv2.0's input
+// gradient 12.6 -> 12.0). Taps fastest is the order of row3_r16_pool's loop for 3 row taps (ROWS3),
+// so the pooled kernel stays bit-identical to row3_r16 then the pool; for row3_r16 either order
+// measured the same. row3_r16 and row3_r16_pool's general loop also take several steps a trip, two
+// and three (conv2.0 forward 9.0-9.2 -> 8.3-8.5 ms with two, its input gradient 11.9 ->
+// 11.2-11.7; three, interleaved: conv1.0 forward 4.96 -> 4.69 ms, conv2.0's within 2 %, the input
+// gradient no better, so row3_r16 keeps two); past the count the last steps' inputs and weights
+// are zero, so they add +0 (exact: a sum that starts at +0 never holds -0). Bounds are combined
+// with `&`, not `&&`: a short-circuit operator is control flow, and with it the two-step loop took
+// 62 s to compile instead of 0.9 s (three steps: 0.63 s, two 0.61).
 
 fn wt_at(g: u32, ci: u32, t: i32, c0: u32) -> u32 {
   return p.w_off + (((g * p.cgx4 + ci) * u32(p.taps.x) + u32(t)) * 3u) * (p.cop / 4u) + c0 / 4u;
@@ -121,8 +123,8 @@ fn row3_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
   let n = u32(p.taps.x) * p.cgx;
   for (var k = 0u; k < n; k += 2u) {
     {
-      let t = i32(k / p.cgx);
-      let ci = k % p.cgx;
+      let t = i32(k % u32(p.taps.x));
+      let ci = k / u32(p.taps.x);
       let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
       let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
       let row_ok = (iy >= 0) & (iy < p.in_size.x);
@@ -151,8 +153,8 @@ fn row3_r16(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid
     {
       let live = k + 1u < n; // past the end: zero inputs and weights
       let kk = min(k + 1u, n - 1u);
-      let t = i32(kk / p.cgx);
-      let ci = kk % p.cgx;
+      let t = i32(kk % u32(p.taps.x));
+      let ci = kk / u32(p.taps.x);
       let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
       let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
       let row_ok = live & (iy >= 0) & (iy < p.in_size.x);
@@ -257,6 +259,21 @@ fn store_pool4(l: Lane, g: u32, c0: u32, top0: mat4x4f, top1: mat4x4f, bot0: mat
   if (c0 + 3u < p.og) { y4[at + 3u * s] = v[3]; argmax4[at + 3u * s] = vec4i(o0.at.w, o1.at.w, o2.at.w, o3.at.w); }
 }
 
+// Pipeline constant: row3_r16_pool's loop for 3 row taps at stride and dilation 1 in height
+// (src/ops/conv_igemm.ts sets it from the geometry).
+override ROWS3: bool = false;
+
+// Input row iy of one channel plane under 8 output columns from b0, as their three column taps
+// (taps3): columns b0.. (a) and b0 + 4.. (b); zero off the image.
+struct Row8 { a: mat4x3f, b: mat4x3f }
+fn row8(plane: u32, iy: i32, b0: i32) -> Row8 {
+  let ok = (iy >= 0) & (iy < p.in_size.x);
+  let r = plane + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
+  let va = at4(r, ok, b0);
+  let vb = at4(r, ok, b0 + 4);
+  return Row8(taps3(at1(r, ok, b0 - 1), va, vb.x), taps3(va.w, vb, at1(r, ok, b0 + 8)));
+}
+
 // row3_r16 for two output rows of 8 columns instead of one of 16, pooled as it stores (above).
 // acc(4·q + c): q = 0, 1 row a's columns 0–3, 4–7; q = 2, 3 row a + 1's; channels 4c... The same
 // products in the same order per output as row3_r16, so the activations pooled are the ones it stores.
@@ -277,107 +294,164 @@ fn row3_r16_pool(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id
   var acc4 = mat4x4f(); var acc5 = mat4x4f(); var acc6 = mat4x4f(); var acc7 = mat4x4f();
   var acc8 = mat4x4f(); var acc9 = mat4x4f(); var acc10 = mat4x4f(); var acc11 = mat4x4f();
   var acc12 = mat4x4f(); var acc13 = mat4x4f(); var acc14 = mat4x4f(); var acc15 = mat4x4f();
-  let n = u32(p.taps.x) * p.cgx;
-  for (var k = 0u; k < n; k += 3u) {
-    {
-      let t = i32(k / p.cgx);
-      let ci = k % p.cgx;
-      let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
-      let iz = iy + p.istep.x; // the same tap of row a + 1
-      let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
-      let row2 = xg + u32(clamp(iz, 0, p.in_size.x - 1) * p.in_size.y);
-      let ok = (iy >= 0) & (iy < p.in_size.x);
-      let ok2 = (iz >= 0) & (iz < p.in_size.x);
-      let r = row + ci * ihw;
-      let r2 = row2 + ci * ihw;
-      let va = at4(r, ok, l.b0);
-      let vb = at4(r, ok, l.b0 + 4);
-      let vc = at4(r2, ok2, l.b0);
-      let vd = at4(r2, ok2, l.b0 + 4);
-      let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
-      let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
-      let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
-      let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
-      let wb = wt_at(gc.x, ci, t, gc.y);
-      let o0 = wt[wb + wq.x];
-      let o1 = wt[wb + wq.y];
-      let o2 = wt[wb + wq.z];
-      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
-      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
-      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
-      let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
-      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
-      acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
-      acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
-      acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
+  if (ROWS3) {
+    // 3 row taps, stride and dilation 1 in height: output rows a and a + 1 read input rows top ..
+    // top + 3, each loaded once an input channel (the loop below loads 6 rows a channel), taps
+    // t = 0, 1, 2 in the same order. The seed's conv1.0 forward 4.72 -> 4.43 ms, conv2.0's
+    // 7.71 -> 7.16 (interleaved), and the kernel compiles faster (1.29 -> 0.94 s).
+    let top = p.istep.x * l.a + p.off.x;
+    for (var ci = 0u; ci < p.cgx; ci++) {
+      let plane = xg + ci * ihw;
+      let x0 = row8(plane, top, l.b0);
+      let x1 = row8(plane, top + 1, l.b0);
+      let x2 = row8(plane, top + 2, l.b0);
+      let x3 = row8(plane, top + 3, l.b0);
+      {
+        let wb = wt_at(gc.x, ci, 0, gc.y);
+        let o0 = wt[wb + wq.x];
+        let o1 = wt[wb + wq.y];
+        let o2 = wt[wb + wq.z];
+        let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+        let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+        let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+        let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+        acc0 += w0 * x0.a; acc1 += w1 * x0.a; acc2 += w2 * x0.a; acc3 += w3 * x0.a;
+        acc4 += w0 * x0.b; acc5 += w1 * x0.b; acc6 += w2 * x0.b; acc7 += w3 * x0.b;
+        acc8 += w0 * x1.a; acc9 += w1 * x1.a; acc10 += w2 * x1.a; acc11 += w3 * x1.a;
+        acc12 += w0 * x1.b; acc13 += w1 * x1.b; acc14 += w2 * x1.b; acc15 += w3 * x1.b;
+      }
+      {
+        let wb = wt_at(gc.x, ci, 1, gc.y);
+        let o0 = wt[wb + wq.x];
+        let o1 = wt[wb + wq.y];
+        let o2 = wt[wb + wq.z];
+        let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+        let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+        let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+        let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+        acc0 += w0 * x1.a; acc1 += w1 * x1.a; acc2 += w2 * x1.a; acc3 += w3 * x1.a;
+        acc4 += w0 * x1.b; acc5 += w1 * x1.b; acc6 += w2 * x1.b; acc7 += w3 * x1.b;
+        acc8 += w0 * x2.a; acc9 += w1 * x2.a; acc10 += w2 * x2.a; acc11 += w3 * x2.a;
+        acc12 += w0 * x2.b; acc13 += w1 * x2.b; acc14 += w2 * x2.b; acc15 += w3 * x2.b;
+      }
+      {
+        let wb = wt_at(gc.x, ci, 2, gc.y);
+        let o0 = wt[wb + wq.x];
+        let o1 = wt[wb + wq.y];
+        let o2 = wt[wb + wq.z];
+        let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+        let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+        let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+        let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+        acc0 += w0 * x2.a; acc1 += w1 * x2.a; acc2 += w2 * x2.a; acc3 += w3 * x2.a;
+        acc4 += w0 * x2.b; acc5 += w1 * x2.b; acc6 += w2 * x2.b; acc7 += w3 * x2.b;
+        acc8 += w0 * x3.a; acc9 += w1 * x3.a; acc10 += w2 * x3.a; acc11 += w3 * x3.a;
+        acc12 += w0 * x3.b; acc13 += w1 * x3.b; acc14 += w2 * x3.b; acc15 += w3 * x3.b;
+      }
     }
-    {
-      let live = k + 1u < n; // past the end: zero inputs and weights
-      let kk = min(k + 1u, n - 1u);
-      let t = i32(kk / p.cgx);
-      let ci = kk % p.cgx;
-      let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
-      let iz = iy + p.istep.x; // the same tap of row a + 1
-      let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
-      let row2 = xg + u32(clamp(iz, 0, p.in_size.x - 1) * p.in_size.y);
-      let ok = live & (iy >= 0) & (iy < p.in_size.x);
-      let ok2 = live & (iz >= 0) & (iz < p.in_size.x);
-      let r = row + ci * ihw;
-      let r2 = row2 + ci * ihw;
-      let va = at4(r, ok, l.b0);
-      let vb = at4(r, ok, l.b0 + 4);
-      let vc = at4(r2, ok2, l.b0);
-      let vd = at4(r2, ok2, l.b0 + 4);
-      let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
-      let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
-      let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
-      let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
-      let wb = wt_at(gc.x, ci, t, gc.y);
-      let o0 = select(vec4f(0.0), wt[wb + wq.x], live);
-      let o1 = select(vec4f(0.0), wt[wb + wq.y], live);
-      let o2 = select(vec4f(0.0), wt[wb + wq.z], live);
-      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
-      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
-      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
-      let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
-      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
-      acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
-      acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
-      acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
-    }
-    {
-      let live = k + 2u < n; // past the end: zero inputs and weights
-      let kk = min(k + 2u, n - 1u);
-      let t = i32(kk / p.cgx);
-      let ci = kk % p.cgx;
-      let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
-      let iz = iy + p.istep.x; // the same tap of row a + 1
-      let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
-      let row2 = xg + u32(clamp(iz, 0, p.in_size.x - 1) * p.in_size.y);
-      let ok = live & (iy >= 0) & (iy < p.in_size.x);
-      let ok2 = live & (iz >= 0) & (iz < p.in_size.x);
-      let r = row + ci * ihw;
-      let r2 = row2 + ci * ihw;
-      let va = at4(r, ok, l.b0);
-      let vb = at4(r, ok, l.b0 + 4);
-      let vc = at4(r2, ok2, l.b0);
-      let vd = at4(r2, ok2, l.b0 + 4);
-      let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
-      let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
-      let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
-      let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
-      let wb = wt_at(gc.x, ci, t, gc.y);
-      let o0 = select(vec4f(0.0), wt[wb + wq.x], live);
-      let o1 = select(vec4f(0.0), wt[wb + wq.y], live);
-      let o2 = select(vec4f(0.0), wt[wb + wq.z], live);
-      let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
-      let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
-      let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
-      let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
-      acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
-      acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
-      acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
-      acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
+  } else {
+    let n = u32(p.taps.x) * p.cgx;
+    for (var k = 0u; k < n; k += 3u) {
+      {
+        let t = i32(k % u32(p.taps.x));
+        let ci = k / u32(p.taps.x);
+        let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
+        let iz = iy + p.istep.x; // the same tap of row a + 1
+        let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
+        let row2 = xg + u32(clamp(iz, 0, p.in_size.x - 1) * p.in_size.y);
+        let ok = (iy >= 0) & (iy < p.in_size.x);
+        let ok2 = (iz >= 0) & (iz < p.in_size.x);
+        let r = row + ci * ihw;
+        let r2 = row2 + ci * ihw;
+        let va = at4(r, ok, l.b0);
+        let vb = at4(r, ok, l.b0 + 4);
+        let vc = at4(r2, ok2, l.b0);
+        let vd = at4(r2, ok2, l.b0 + 4);
+        let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
+        let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
+        let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
+        let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
+        let wb = wt_at(gc.x, ci, t, gc.y);
+        let o0 = wt[wb + wq.x];
+        let o1 = wt[wb + wq.y];
+        let o2 = wt[wb + wq.z];
+        let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+        let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+        let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+        let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+        acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
+        acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
+        acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
+        acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
+      }
+      {
+        let live = k + 1u < n; // past the end: zero inputs and weights
+        let kk = min(k + 1u, n - 1u);
+        let t = i32(kk % u32(p.taps.x));
+        let ci = kk / u32(p.taps.x);
+        let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
+        let iz = iy + p.istep.x; // the same tap of row a + 1
+        let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
+        let row2 = xg + u32(clamp(iz, 0, p.in_size.x - 1) * p.in_size.y);
+        let ok = live & (iy >= 0) & (iy < p.in_size.x);
+        let ok2 = live & (iz >= 0) & (iz < p.in_size.x);
+        let r = row + ci * ihw;
+        let r2 = row2 + ci * ihw;
+        let va = at4(r, ok, l.b0);
+        let vb = at4(r, ok, l.b0 + 4);
+        let vc = at4(r2, ok2, l.b0);
+        let vd = at4(r2, ok2, l.b0 + 4);
+        let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
+        let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
+        let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
+        let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
+        let wb = wt_at(gc.x, ci, t, gc.y);
+        let o0 = select(vec4f(0.0), wt[wb + wq.x], live);
+        let o1 = select(vec4f(0.0), wt[wb + wq.y], live);
+        let o2 = select(vec4f(0.0), wt[wb + wq.z], live);
+        let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+        let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+        let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+        let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+        acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
+        acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
+        acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
+        acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
+      }
+      {
+        let live = k + 2u < n; // past the end: zero inputs and weights
+        let kk = min(k + 2u, n - 1u);
+        let t = i32(kk % u32(p.taps.x));
+        let ci = kk / u32(p.taps.x);
+        let iy = p.istep.x * l.a + p.off.x + p.tstep.x * t;
+        let iz = iy + p.istep.x; // the same tap of row a + 1
+        let row = xg + u32(clamp(iy, 0, p.in_size.x - 1) * p.in_size.y);
+        let row2 = xg + u32(clamp(iz, 0, p.in_size.x - 1) * p.in_size.y);
+        let ok = live & (iy >= 0) & (iy < p.in_size.x);
+        let ok2 = live & (iz >= 0) & (iz < p.in_size.x);
+        let r = row + ci * ihw;
+        let r2 = row2 + ci * ihw;
+        let va = at4(r, ok, l.b0);
+        let vb = at4(r, ok, l.b0 + 4);
+        let vc = at4(r2, ok2, l.b0);
+        let vd = at4(r2, ok2, l.b0 + 4);
+        let x0 = taps3(at1(r, ok, l.b0 - 1), va, vb.x);
+        let x1 = taps3(va.w, vb, at1(r, ok, l.b0 + 8));
+        let x2 = taps3(at1(r2, ok2, l.b0 - 1), vc, vd.x);
+        let x3 = taps3(vc.w, vd, at1(r2, ok2, l.b0 + 8));
+        let wb = wt_at(gc.x, ci, t, gc.y);
+        let o0 = select(vec4f(0.0), wt[wb + wq.x], live);
+        let o1 = select(vec4f(0.0), wt[wb + wq.y], live);
+        let o2 = select(vec4f(0.0), wt[wb + wq.z], live);
+        let w0 = wmat(quadBroadcast(o0, 0u), quadBroadcast(o1, 1u), quadBroadcast(o2, 2u));
+        let w1 = wmat(quadBroadcast(o1, 0u), quadBroadcast(o2, 1u), quadBroadcast(o0, 3u));
+        let w2 = wmat(quadBroadcast(o2, 0u), quadBroadcast(o0, 2u), quadBroadcast(o1, 3u));
+        let w3 = wmat(quadBroadcast(o0, 1u), quadBroadcast(o1, 2u), quadBroadcast(o2, 3u));
+        acc0 += w0 * x0; acc1 += w1 * x0; acc2 += w2 * x0; acc3 += w3 * x0;
+        acc4 += w0 * x1; acc5 += w1 * x1; acc6 += w2 * x1; acc7 += w3 * x1;
+        acc8 += w0 * x2; acc9 += w1 * x2; acc10 += w2 * x2; acc11 += w3 * x2;
+        acc12 += w0 * x3; acc13 += w1 * x3; acc14 += w2 * x3; acc15 += w3 * x3;
+      }
     }
   }
   store_pool4(l, gc.x, gc.y, acc0, acc4, acc8, acc12);

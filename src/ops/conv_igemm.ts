@@ -179,8 +179,10 @@ export function igemmRegister(device: GPUDevice, L: IgemmLayout, k: TileKernel, 
     // Output columns of the class contiguous in rows of whole vec4s: store 4 pixels at once.
     const vec = c.x.first === 0 && c.x.ostep === 1 && L.g.outSize[1] % 4 === 0;
     const [src, entry, buffers] = kernelBuffers(device, k, vec, io, common);
+    // The pooling row kernel's loop for 3 row taps at stride and dilation 1 (see conv_igemm_row3.wgsl).
+    const rows3: Record<string, number> = k.shader === 'row3' ? { ROWS3: k.pool && c.y.taps === 3 && c.y.istep === 1 && c.y.tstep === 1 ? 1 : 0 } : {};
     dispatches.push(makeDispatch(device, src, entry, `${label}${L.classes.length > 1 ? `/class${i}` : ''}`,
-      workgroups * WORKGROUP_SIZE, u, buffers, { ...overrides, UNPOOL: k.unpool ? 1 : 0 }));
+      workgroups * WORKGROUP_SIZE, u, buffers, { ...overrides, UNPOOL: k.unpool ? 1 : 0, ...rows3 }));
   });
   return dispatches;
 }
