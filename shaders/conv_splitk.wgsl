@@ -28,7 +28,8 @@ struct GradW {
   og: u32,          // dy channels per group
   groups: u32,
   blocks: u32,      // 16-channel blocks of dy per group
-  kblocks: u32,     // row3: blocks of 3 row taps; sg: of 8 (ci, ky, kx); s2, s2q: input channel pairs; tiled: of BN
+  kblocks: u32,     // row3: blocks of 3 row taps; sg: of 8 (ci, ky, kx); s2: input channel pairs; s2q: a lane's input
+                    // channels (pairs or single); row3c: 1 (a lane has every input channel); tiled: of BN
   chunks: u32,
   chunk_steps: u32, // steps (4-column blocks of an output row; tiled: pixels) per chunk
   steps: u32,       // all steps

@@ -18,6 +18,8 @@ export const splitkShader = shader('conv_splitk', splitkWgsl);
 export const splitkSgShader = subgroupShader('conv_splitk_sg', `${splitkWgsl}\n${splitkQuadWgsl}`);
 
 type Kind = 'row3' | 'row3c' | 'sg' | 's2' | 's2q' | 'tiled';
+/** The kernels that share data within a quad (conv_splitk_quad.wgsl): they need subgroups. */
+const QUAD_KINDS: ReadonlySet<Kind> = new Set(['row3', 'row3c', 's2q']);
 /** The tiled kernel's tile: BM output channels × BN (ci, ky, kx) per workgroup, BK pixels a step. */
 const TILE = { bm: 16, bn: 64, bk: 32 };
 
@@ -34,7 +36,7 @@ function plan(g: ConvGeometry, kind: Kind, split: number, hasBias: boolean, xBia
   const cgx = g.cIn / g.groups, og = g.cOut / g.groups, khw = g.kernel[0] * g.kernel[1];
   const [oh, ow] = g.outSize;
   const steps = kind === 'tiled' ? g.batch * oh * ow : g.batch * oh * Math.ceil(ow / 4);
-  const kblocks = kind === 'row3' ? Math.ceil(g.kernel[0] / 3) : kind === 'row3c' ? Math.ceil(cgx / 3) : kind === 's2' ? Math.ceil(cgx / 2)
+  const kblocks = kind === 'row3' ? Math.ceil(g.kernel[0] / 3) : kind === 'row3c' ? 1 : kind === 's2' ? Math.ceil(cgx / 2)
     : kind === 's2q' ? Math.ceil(cgx / s2qChannels(cgx))
     : kind === 'sg' ? Math.ceil((cgx * khw) / 8) : Math.ceil((cgx * khw) / TILE.bn);
   const blocks = Math.ceil(og / (kind === 'tiled' ? TILE.bm : 16));
@@ -116,10 +118,11 @@ function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs>
   const planOf = (a: ConvArgs) => plan(a.g, kind, split, a.bias, sumsXBias(kind, a));
   const v: Variant<ConvArgs> = {
     name, prefers: kind === 'tiled' ? 'hardware' : 'software',
-    unsupported: (caps, a) => (kind === 's2' ? s2GradUnsupported(a.g)
-      : kind === 's2q' ? (caps.features.has('subgroups') ? s2GradUnsupported(a.g) ?? s2qGradUnsupported(a.g) : 'no subgroups')
-      : kind === 'row3c' ? (caps.features.has('subgroups') ? row3GradUnsupported(a.g) ?? row3cGradUnsupported(a.g) : 'no subgroups')
-      : kind === 'row3' ? (caps.features.has('subgroups') ? row3GradUnsupported(a.g) : 'no subgroups') : undefined),
+    unsupported: (caps, a) => (QUAD_KINDS.has(kind) && !caps.features.has('subgroups') ? 'no subgroups'
+      : kind === 's2' ? s2GradUnsupported(a.g)
+      : kind === 's2q' ? s2GradUnsupported(a.g) ?? s2qGradUnsupported(a.g)
+      : kind === 'row3c' ? row3GradUnsupported(a.g) ?? row3cGradUnsupported(a.g)
+      : kind === 'row3' ? row3GradUnsupported(a.g) : undefined),
     scratch: (a) => { const pl = planOf(a); return pl.chunks * pl.partStride; },
     build: (d, a, io, label) => {
       const pl = planOf(a);
@@ -130,7 +133,7 @@ function gradVariant(name: string, kind: Kind, split: number): Variant<ConvArgs>
         : kind === 's2' || kind === 's2q' ? { x4: x, dy4: dy, part } : v4 ? { x, dy4: dy, part } : { x, dy, part };
       const tile: Record<string, number> = kind === 'tiled' ? { TBM: TILE.bm, TBN: TILE.bn, TBK: TILE.bk } : pl.overrides;
       return [
-        makeDispatch(d, kind === 'row3' || kind === 's2q' || kind === 'row3c' ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
+        makeDispatch(d, QUAD_KINDS.has(kind) ? splitkSgShader : splitkShader, v4 ? 'sg_dw_v4' : pl.entry, `${label}/chunks`,
           pl.invocations, pl.uniform, buffers, tile),
         reduce(d, pl.uniform, part, io.dw!, a.bias || sumsXBias(kind, a) ? io.db : undefined, label),
       ];
